@@ -1,0 +1,33 @@
+"""njscc: neural joint source-channel coding (NECST) and separation baselines.
+
+Public API (imported lazily so ``import njscc`` stays light)::
+
+    njscc.encode(model, images) -> bytes      # bitstream with header + CRC
+    njscc.decode(model, data) -> images
+    njscc.models.get("necst_mlp", m=100)      # registry
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["LatentCodec", "__version__", "decode", "encode", "load_model", "models"]
+
+_LAZY = {
+    "LatentCodec": ("njscc.codec", "LatentCodec"),
+    "encode": ("njscc.bitstream", "encode"),
+    "decode": ("njscc.bitstream", "decode"),
+    "load_model": ("njscc.checkpoint", "load_model"),
+    "models": ("njscc.models", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        mod_name, attr = _LAZY[name]
+        mod = importlib.import_module(mod_name)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'njscc' has no attribute {name!r}")

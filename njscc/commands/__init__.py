@@ -1,0 +1,1 @@
+"""Sub-commands of the ``njscc`` CLI (see :mod:`njscc.cli`)."""
