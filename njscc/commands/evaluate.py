@@ -49,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
 
     from njscc.checkpoint import find_checkpoint, load_checkpoint, load_model
     from njscc.data import load_dataset
-    from njscc.evaluate import (evaluate_sweep, make_channel, plot_results,
-                                save_reconstruction_grid, sweep_results, write_sweep)
+    from njscc.evaluate import (
+        evaluate_sweep,
+        make_channel,
+        plot_results,
+        save_reconstruction_grid,
+        sweep_results,
+        write_sweep,
+    )
     from njscc.train import pick_device
 
     chans = parse_names(args.channels, "--channels")

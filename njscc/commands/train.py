@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["HELP", "PRESETS", "add_arguments", "build_and_train", "run"]
+__all__ = ["HELP", "PRESETS", "add_arguments", "build_and_train", "parse_model_args", "run"]
 
 HELP = "train a NECST codec (progress bar, JSON/CSV logs, checkpoints, --resume, torchrun)"
 
@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "<train-eps>_<objective>)")
     p.add_argument("--model", default="necst_mlp", help="registry model name")
     p.add_argument("--m", type=int, default=100, help="code length in bits")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
+                   help="extra model keyword argument, e.g. dec_hidden=[256,256] (repeatable)")
     p.add_argument("--objective", default="vimco", help="vimco, nvil, reinforce or gumbel")
     p.add_argument("--K", type=int, default=5, dest="K", help="samples per input (VIMCO K)")
     p.add_argument("--channel", default="bsc", help="training/test channel: bsc, bec, z, awgn, ge")
@@ -48,6 +50,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="evaluate test distortion every N epochs (0: never)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after the epoch during which this much training time has passed")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="use only the first N training images (quick runs)")
+    p.add_argument("--test-size", type=int, default=None,
+                   help="use only the first N test images for the per-epoch test distortion")
     p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and sampling")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last good checkpoint in --out")
@@ -61,8 +67,8 @@ def _check(args: argparse.Namespace) -> None:
     if args.preset not in PRESETS:
         raise ValueError(f"--preset: unknown preset {args.preset!r}; "
                          f"available: {', '.join(PRESETS)}")
-    for name in ("m", "K", "epochs", "batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("m", "K", "epochs", "batch_size", "train_size", "test_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.test_every < 0:
         raise ValueError(f"--test-every must be >= 0, got {args.test_every}")
@@ -72,6 +78,25 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--lr must be > 0, got {args.lr}")
     if args.l2 < 0:
         raise ValueError(f"--l2 must be >= 0, got {args.l2}")
+
+
+def parse_model_args(items: list[str]) -> dict[str, Any]:
+    """``["dec_hidden=[256,256]", "bias=true"]`` → ``{"dec_hidden": [256, 256], "bias": True}``.
+
+    Values are JSON; anything that is not valid JSON is kept as a string.
+    """
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--model-arg: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
@@ -109,13 +134,16 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         raise FileExistsError(f"--out {out}: already has checkpoints; pass --resume to continue "
                               "or choose another --out")
 
-    train_ds = load_dataset(preset["dataset"], "train", data_dir=args.data_dir)
-    test_ds = load_dataset(preset["dataset"], "test", data_dir=args.data_dir)
+    model_kwargs = {"m": args.m, "likelihood": preset["likelihood"],
+                    **parse_model_args(args.model_arg)}
+    train_x = load_dataset(preset["dataset"], "train", data_dir=args.data_dir).images
+    test_x = load_dataset(preset["dataset"], "test", data_dir=args.data_dir).images
+    train_x, test_x = train_x[:args.train_size], test_x[:args.test_size]
+    model_kwargs.setdefault("data_shape", list(train_x.shape[1:]))
 
     with distributed_context(args.device) as (dist_info, device):
         torch.manual_seed(args.seed)  # model initialisation
-        model = models.get(args.model, m=args.m, data_shape=list(train_ds.images.shape[1:]),
-                           likelihood=preset["likelihood"])
+        model = models.get(args.model, **model_kwargs)
         objective = objectives.get(args.objective, **obj_kwargs)
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           encoder_l2=args.l2, seed=args.seed, test_every=args.test_every,
@@ -124,12 +152,11 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
                     "channel": {"name": args.channel, "train_param": args.train_eps,
                                 "test_param": test_eps},
                     "objective": {"name": args.objective, "kwargs": obj_kwargs},
-                    "n_train": int(train_ds.images.shape[0]),
-                    "n_test": int(test_ds.images.shape[0])}
+                    "n_train": int(train_x.shape[0]), "n_test": int(test_x.shape[0])}
         quiet = args.quiet
         trainer = Trainer(
-            model, objective, train_channel, train_ds.images, cfg,
-            test_x=test_ds.images, test_channel=test_channel, out_dir=out, device=device,
+            model, objective, train_channel, train_x, cfg,
+            test_x=test_x, test_channel=test_channel, out_dir=out, device=device,
             dist_info=dist_info, run_info=run_info, quiet=quiet,
             on_epoch=None if quiet else (lambda row: print(format_row(row, cfg.epochs),
                                                            file=sys.stderr, flush=True)))
