@@ -340,27 +340,42 @@ class IdealCode(ChannelCode):
 FIVE_G_RATES: tuple[float, ...] = (8 / 9, 5 / 6, 3 / 4, 2 / 3, 3 / 5, 1 / 2, 2 / 5, 1 / 3,
                                    1 / 4, 1 / 5)
 
-#: Highest rate in FIVE_G_RATES with measured BLER < 1e-2 for LDPC5G(k=400, n=round(400/r)),
-#: 20 boxplus-phi iterations, over BSC(ε); keys are ε. See docs/baselines.md for the run.
-BSC_LDPC5G_RATES: dict[float, float] = {}
+#: Highest rate in FIVE_G_RATES with measured BLER ≤ 1/300 (≈ < 1e-2) for
+#: ``LDPC5G(400, round(400 / r))``, 20 boxplus-phi iterations, over BSC(ε): 300 blocks per
+#: point, tried from the highest rate ≤ C down (docs/baselines.md). At ε = 0.2 even rate 1/5
+#: had BLER 5.7 %, so the table stops at 0.15.
+BSC_LDPC5G_RATES: dict[float, float] = {0.01: 3 / 4, 0.02: 2 / 3, 0.05: 1 / 2, 0.08: 2 / 5,
+                                        0.11: 1 / 3, 0.15: 1 / 4}
 
 
-def pick_rate(channel: Any, *, margin: float = 0.7, rates: tuple[float, ...] = FIVE_G_RATES
-              ) -> float:
-    """A code rate for a channel: the highest rate in ``rates`` not above ``margin · C``.
+def pick_rate(channel: Any, *, margin: float = 0.7, rates: tuple[float, ...] = FIVE_G_RATES,
+              use_table: bool = True) -> float:
+    """A code rate for a channel.
 
-    The margin rule is channel-agnostic. For BSC with the default arguments, the rule's
-    margin 0.7 was checked against measured 5G LDPC BLERs (k = 400; docs/baselines.md).
-    Raises ``ValueError`` when even the lowest rate is above ``margin · C``.
+    * BSC with ε ≤ 0.15 and ``use_table``: the :data:`BSC_LDPC5G_RATES` entry of the
+      smallest tabulated ε' ≥ ε (conservative: the rate falls as ε grows). Measured for
+      5G LDPC with k = 400; longer blocks could go higher.
+    * Otherwise the margin rule: the highest rate in ``rates`` not above ``margin · C``.
+      With the default 0.7 it picks, at every tabulated BSC ε, a rate at or below the
+      measured one (it is conservative there).
+
+    ``channel`` is a channel module (``capacity``; ``name``/``param`` for the table) or a
+    capacity. Raises ``ValueError`` when no rate in ``rates`` is ≤ ``margin · C``.
     """
-    cap = _capacity_of(channel)
     if not 0 < margin <= 1:
         raise ValueError(f"margin: expected 0 < margin ≤ 1, got {margin}")
+    if use_table and getattr(channel, "name", None) == "bsc":
+        eps = float(channel.param)
+        eps = min(eps, 1.0 - eps)  # BSC(ε) and BSC(1 − ε) are the same channel up to a flip
+        for e in sorted(BSC_LDPC5G_RATES):
+            if eps <= e + 1e-12:
+                return float(BSC_LDPC5G_RATES[e])
+    cap = _capacity_of(channel)
     for r in sorted(rates, reverse=True):
         if r <= margin * cap + 1e-12:
             return float(r)
-    raise ValueError(f"pick_rate: no rate in {sorted(rates)} is ≤ {margin} × C = "
-                     f"{margin * cap:.4f}")
+    raise ValueError(f"pick_rate: no rate in {sorted(round(r, 3) for r in rates)} is ≤ "
+                     f"{margin} × C = {margin * cap:.4f}")
 
 
 def get_code(name: str, rate: float, k: int, channel: Any = None, **kwargs: Any
@@ -369,7 +384,8 @@ def get_code(name: str, rate: float, k: int, channel: Any = None, **kwargs: Any
 
     * ``ldpc``/``ldpc5g``: ``LDPC5G(k, round(k / rate))`` — exact k.
     * ``pyldpc``: regular code with d_v ∈ {3, 4, 5} (the first whose
-      d_c = round(d_v / (1 − rate)) gives the design rate 1 − d_v/d_c nearest to ``rate``); n is the multiple of d_c nearest to k / rate;
+      d_c = round(d_v / (1 − rate)) gives the design rate 1 − d_v/d_c nearest to ``rate``);
+      n is the multiple of d_c nearest to k / rate;
       the actual k is n − rank(H) (reported by the code).
     * ``repetition``: ``RepetitionCode(round(1 / rate), k)``.
     * ``ideal``: ``IdealCode(channel, k)`` (rate is ignored; it is C).
