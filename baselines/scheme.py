@@ -152,7 +152,7 @@ class SeparationScheme:
         sent_bits = [bytes_to_bits(s) if s is not None else None for s in streams]
         received = self._transmit(sent_bits, generator)
 
-        x_hat = torch.empty_like(x)
+        x_hat = torch.empty_like(x, dtype=torch.float64)  # float32 on return
         failed = cannot_fit.clone()
         source_bytes = torch.zeros(B, dtype=torch.int64)
         channel_bits = torch.zeros(B, dtype=torch.int64)
@@ -161,7 +161,7 @@ class SeparationScheme:
         for i in range(B):
             bits, got = sent_bits[i], received[i]
             if bits is None or got is None:
-                x_hat[i] = self._fallback_like(x[i])
+                x_hat[i] = self._fallback_like(x[i]).double()
                 continue
             source_bytes[i] = bits.numel() // 8
             channel_bits[i] = self.code.channel_bits(bits.numel())
@@ -173,17 +173,17 @@ class SeparationScheme:
                 block_errors[i] = int(wrong.any(dim=1).sum())
             try:
                 out = self.source.decode(bits_to_bytes(got), shapes[i])
-                t = torch.from_numpy(np.array(out, dtype=np.float32)) / 255.0
+                t = torch.from_numpy(np.array(out, dtype=np.float64)) / 255.0
                 x_hat[i] = (t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)).to(x.device)
             except Exception:  # noqa: BLE001 - any failure to decode is counted, not raised
                 failed[i] = True
-                x_hat[i] = self._fallback_like(x[i])
+                x_hat[i] = self._fallback_like(x[i]).double()
 
-        sse = ((x_hat.double() - x.double()) ** 2).flatten(1).sum(1)
+        sse = ((x_hat - x.double()) ** 2).flatten(1).sum(1)
         numel = x[0].numel()
         psnr = torch.where(sse > 0, 10 * torch.log10(numel / sse.clamp_min(1e-300)),
                            torch.full_like(sse, math.inf))
-        return {"x_hat": x_hat, "sse": sse, "psnr": psnr, "failed": failed,
+        return {"x_hat": x_hat.float(), "sse": sse, "psnr": psnr, "failed": failed,
                 "cannot_fit": cannot_fit, "quality": quality, "source_bytes": source_bytes,
                 "channel_bits": channel_bits, "bit_errors": bit_errors,
                 "block_errors": block_errors}
