@@ -2,8 +2,10 @@
 
 Conventions (shared with the rest of njscc):
 
-* Input bits are a tensor of 0/1 values, any float dtype or ``torch.uint8``/``torch.bool``;
-  the output keeps the input dtype (``bool`` comes back as ``uint8`` when erasures are possible).
+* Input bits are a tensor of 0/1 values, any float dtype or ``torch.uint8``/``torch.bool``
+  (other integer dtypes work too); the output keeps the input dtype, except that erasure
+  channels return ``bool``/``uint8`` input as ``int8`` (they need ``-1``) and soft-output
+  channels return floats.
 * Received symbols of erasure channels use Sionna's binary-input convention: ``0``, ``1``,
   and ``ERASED = -1`` for an erasure (so erasure channels need a signed or float dtype).
 * ``llr(received)`` is ``log p(x=1 | y) / p(x=0 | y)`` under a uniform input prior, the sign
@@ -43,6 +45,8 @@ class BinaryChannel(nn.Module, ABC):
     name: str = "channel"
     #: Received symbol values, in the order ``marginal`` reports their probabilities.
     alphabet: tuple[float, ...] = (0.0, 1.0)
+    #: False for channels whose noise is correlated along the last axis (time).
+    memoryless: bool = True
 
     @abstractmethod
     def forward(self, bits: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -65,3 +69,14 @@ class BinaryChannel(nn.Module, ABC):
     def param(self) -> float:
         """The channel's main scalar parameter (ε, or Es/N0 in dB), for results files."""
         raise NotImplementedError
+
+    @property
+    def error_probability(self) -> float:
+        """P(received ≠ sent and not erased) per bit, for uniform input bits (hard decisions
+        for soft outputs). Used to compare simulations with closed forms."""
+        raise NotImplementedError
+
+    @property
+    def erasure_probability(self) -> float:
+        """P(received = ``ERASED``) per bit; 0 for channels without erasures."""
+        return 0.0
