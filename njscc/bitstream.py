@@ -483,12 +483,13 @@ def decode(
     stream = data if isinstance(data, Bitstream) else unpack(data)
     check_stream_matches(stream, model)
     device, dtype = _model_device(model), _model_dtype(model)
-    y = stream.symbols(dtype)
     out = []
     with _EvalMode(model), torch.no_grad():
         for i in range(0, stream.n, batch_size):
-            xh = model.decompress(y[i:i + batch_size].to(device))
-            out.append(xh.to("cpu"))
+            y = stream.bits[i:i + batch_size].to(device=device, dtype=dtype)
+            if stream.erased is not None:
+                y = y.masked_fill(stream.erased[i:i + batch_size].to(device), ERASED)
+            out.append(model.decompress(y).to("cpu"))
     if not out:
         return torch.zeros((0, *stream.data_shape), dtype=dtype)
     return torch.cat(out).clamp_(0.0, 1.0)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from njscc.codec import LatentCodec
 
-__all__ = ["check_output", "load_codec", "read_stream"]
+__all__ = ["check_output", "load_codec", "named_errors", "read_stream"]
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -35,6 +37,17 @@ def check_output(out: str | os.PathLike[str], *inputs: tuple[str, str | os.PathL
         if _same(out_p, p) or (inside and what == "--model"):
             raise ValueError(f"-o {out_p}: refusing to overwrite the {what} file {p}")
     return out_p
+
+
+@contextmanager
+def named_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Prefix :class:`~njscc.bitstream.BitstreamError` messages with the file they are about."""
+    from njscc.bitstream import BitstreamError
+
+    try:
+        yield
+    except BitstreamError as e:
+        raise BitstreamError(f"{path}: {e}") from None
 
 
 def read_stream(path: str | os.PathLike[str]) -> bytes:

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from njscc.bitstream import decode, unpack
-    from njscc.commands._io import check_output, load_codec, read_stream
+    from njscc.commands._io import check_output, load_codec, named_errors, read_stream
     from njscc.imageio import WRITE_SUFFIXES, write_images
 
     out = check_output(args.output, ("input", args.input), ("--model", args.model))
@@ -32,11 +32,13 @@ def run(args: argparse.Namespace) -> int:
                          f"expected {' or '.join(WRITE_SUFFIXES)}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    stream = unpack(read_stream(args.input))
+    with named_errors(args.input):
+        stream = unpack(read_stream(args.input))
     if stream.n == 0:
         raise ValueError(f"{Path(args.input)}: the bitstream holds no images")
     model = load_codec(args.model, args.device)
-    images = decode(model, stream, batch_size=args.batch_size)
+    with named_errors(args.input):
+        images = decode(model, stream, batch_size=args.batch_size)
     info = write_images(out, images)
 
     erased = int(stream.erased.sum()) if stream.erased is not None else 0

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import channels
-    from njscc.commands._io import check_output, read_stream
+    from njscc.commands._io import check_output, named_errors, read_stream
     from njscc.results import atomic_write_bytes
 
     out = check_output(args.output, ("input", args.input))
@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     gen = torch.Generator().manual_seed(seed)
-    new, st = transmit_stream(data, channel, gen)
+    with named_errors(args.input):
+        new, st = transmit_stream(data, channel, gen)
     atomic_write_bytes(out, new)
 
     total = max(st["bits"], 1)
