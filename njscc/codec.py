@@ -96,13 +96,14 @@ class LatentCodec(nn.Module):
         """
         nd = len(self.data_shape)
         x = x.expand_as(params)
+        # one fused elementwise kernel each way; negate after the sum (a [..., B] tensor)
         if self.likelihood == "bernoulli":
-            ll = -F.binary_cross_entropy_with_logits(params, x, reduction="none")
+            nll = F.binary_cross_entropy_with_logits(params, x, reduction="none")
         elif self.likelihood == "sse":
-            ll = -(x - torch.sigmoid(params)).square()
+            nll = F.mse_loss(torch.sigmoid(params), x, reduction="none")
         else:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        return ll.flatten(-nd).sum(-1)
+        return -nll.flatten(-nd).sum(-1)
 
     def forward(
         self,
