@@ -91,7 +91,7 @@ class TrainConfig:
     seed: int = 0
     test_every: int = 1          # evaluate test distortion every N epochs (0: never)
     progress_every: int = 25     # steps between progress-bar refreshes (the only syncs)
-    max_seconds: float | None = None  # stop (after a checkpoint) when training time exceeds this
+    max_seconds: float | None = None  # stop (checkpoint, resumable) once fit() has run this long
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -237,6 +237,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self._accum = _EpochAccum()
         self._stop_signal: int | None = None
+        self._stop_reason: str | None = None
+        self._t_fit = time.perf_counter()
         if self.dist.world > 1:
             self._broadcast_parameters()
 
@@ -264,10 +266,8 @@ class Trainer:
         loss, stats = self.objective(self.model, x, self.channel, generator=self.sample_gen)
         l2 = 0.5 * sum(p.square().sum() for p in self.l2_params) if self.l2_params else loss * 0
         (loss + self.cfg.encoder_l2 * l2).backward()
-        if self.dist.world > 1:
-            stop = self._all_reduce_gradients()
-        else:
-            stop = self._stop_signal is not None
+        want = self._stop_signal is not None or self._time_up()
+        stop = self._all_reduce_gradients(want) if self.dist.world > 1 else want
         for opt in self.optimizers.values():
             opt.step()
         for opt in self.optimizers.values():
@@ -279,16 +279,21 @@ class Trainer:
                 out[k] = v.detach().reshape(())
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 out[k] = float(v)
-        if stop:
-            self._stop_signal = self._stop_signal or signal.SIGTERM
+        if stop and self._stop_reason is None:  # all ranks agree on the step (via all_reduce)
+            self._stop_reason = "signal" if self._stop_signal is not None or not want else "time"
         return out
 
-    def _all_reduce_gradients(self) -> bool:
-        """Average gradients over ranks with one flat all_reduce; also agree on stopping."""
+    def _time_up(self) -> bool:
+        budget = self.cfg.max_seconds
+        return budget is not None and time.perf_counter() - self._t_fit > budget
+
+    def _all_reduce_gradients(self, want_stop: bool) -> bool:
+        """Average gradients over ranks with one flat all_reduce; also agree on stopping
+        (True if any rank wants to stop)."""
         import torch.distributed as dist
 
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        flag = torch.tensor([1.0 if self._stop_signal is not None else 0.0], device=self.device)
+        flag = torch.tensor([1.0 if want_stop else 0.0], device=self.device)
         flat = torch.cat([g.reshape(-1) for g in grads] + [flag])
         dist.all_reduce(flat)
         flat /= self.dist.world
@@ -316,27 +321,30 @@ class Trainer:
         """
         if self.dist.is_main and self.out_dir is not None:
             self._write_run_info()
-        t_start = time.perf_counter()
+        self._t_fit = time.perf_counter()
+        self._stop_reason = None
         with self._signals():
-            while self.epoch < self.cfg.epochs and self._stop_signal is None:
+            while self.epoch < self.cfg.epochs and self._stop_reason is None:
                 self._train_epoch()
-                if self._stop_signal is not None:
-                    break  # mid-epoch stop: _train_epoch saved a checkpoint
+                if self.step_in_epoch < self.steps_per_epoch:
+                    break  # stopped mid-epoch: _train_epoch saved a checkpoint
                 row = self._end_epoch()
                 if self.dist.is_main and self.out_dir is not None:
                     self.save()
                     self._write_logs()
                 if self.on_epoch is not None and self.dist.is_main:
                     self.on_epoch(row)
-                budget = self.cfg.max_seconds
-                if budget is not None and time.perf_counter() - t_start > budget:
-                    break
         return self.history
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the last :meth:`fit` ended early: ``"signal"``, ``"time"`` or ``None``."""
+        return self._stop_reason
 
     @property
     def stopped_by_signal(self) -> int | None:
         """The signal number that interrupted :meth:`fit`, if any."""
-        return self._stop_signal
+        return self._stop_signal if self._stop_reason == "signal" else None
 
     def _train_epoch(self) -> None:
         from tqdm.auto import tqdm
@@ -359,7 +367,7 @@ class Trainer:
                         means = self._accum.means()
                         bar.set_postfix({k: f"{means[k]:.4g}" for k in ("loss", "distortion")
                                          if k in means})
-                if self._stop_signal is not None:
+                if self._stop_reason is not None and self.step_in_epoch < steps:
                     self._accum.seconds += time.perf_counter() - t0
                     if self.dist.is_main and self.out_dir is not None:
                         self.save()

@@ -10,6 +10,12 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
+
+# OpenMP threads that sleep instead of spin when idle: on a shared or busy machine, spinning
+# threads make 2-thread training several times slower than 1 thread (measured 0.55 vs 0.13 s per
+# step). Must be set before torch is imported, so it happens when the CLI loads this module.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from typing import Any
 
 __all__ = ["HELP", "PRESETS", "add_arguments", "build_and_train", "parse_model_args", "run"]
@@ -177,8 +183,9 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         history = trainer.fit()
         sig = trainer.stopped_by_signal
         if main:
-            if sig is not None:
-                log(f"interrupted: checkpoint saved at epoch {trainer.epoch} step "
+            if trainer.stop_reason is not None:
+                why = "interrupted" if sig is not None else "time budget reached"
+                log(f"{why}: checkpoint saved at epoch {trainer.epoch} step "
                     f"{trainer.step_in_epoch}; continue with --resume --out {out}")
             else:
                 log(f"done: {trainer.epoch} epochs; checkpoint {out / 'checkpoints' / 'last'}, "
