@@ -111,13 +111,14 @@ def read_adult(path: str | os.PathLike[str]) -> AdultTable:
             vals = col.astype(np.float64)
         except ValueError:
             i = next(i for i, v in enumerate(col.tolist()) if not _is_number(v))
-            raise ValueError(f"{path}: line {line_numbers[i]}, column {name}: {cols[j][i]!r} is "
-                             "not a number") from None
+            where = f"{path}: line {line_numbers[i]}, column {name}"
+            raise ValueError(f"{where}: {str(cols[j][i])!r} is not a number") from None
         bad = ~(np.isnan(vals) & (cols[j] == MISSING)) & ~(np.isfinite(vals) & (vals >= 0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}: line {line_numbers[i]}, column {name}: {cols[j][i]!r} "
-                             "out of range (expected a finite number >= 0)")
+            where = f"{path}: line {line_numbers[i]}, column {name}"
+            raise ValueError(f"{where}: {str(cols[j][i])!r} out of range (expected a finite "
+                             "number >= 0)")
         numerical[name] = vals
     labels = np.empty(len(rows), dtype=np.int64)
     for i, v in enumerate(cols[-1].tolist()):
@@ -130,7 +131,7 @@ def read_adult(path: str | os.PathLike[str]) -> AdultTable:
     if bad_sex.any():
         i = int(np.flatnonzero(bad_sex)[0])
         raise ValueError(f"{path}: line {line_numbers[i]}, column sex: "
-                         f"{categorical['sex'][i]!r} is not one of {_SEX}")
+                         f"{str(categorical['sex'][i])!r} is not one of {_SEX}")
     return AdultTable(numerical, categorical, labels, path)
 
 
@@ -200,6 +201,6 @@ class AdultEncoder:
         lookup = {v: i for i, v in enumerate(values)}
         codes = np.array([lookup.get(v, -1) for v in col.tolist()], dtype=np.int64)
         if (codes < 0).any():
-            bad = col[codes < 0][0]
+            bad = str(col[codes < 0][0])
             raise ValueError(f"{table.path}: {name} value {bad!r} not seen in training")
         return codes, values
