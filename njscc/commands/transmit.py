@@ -24,11 +24,12 @@ HELP = "simulate a noisy channel on a bitstream (flips / erasures), write the re
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="bitstream file (.njs)")
     p.add_argument("-o", "--output", required=True, help="received bitstream to write")
-    p.add_argument("--channel", required=True, help="channel name, e.g. bsc, bec, z")
+    p.add_argument("--channel", required=True,
+                   help="channel: bsc, bec, z, awgn (hard decisions), ge")
     p.add_argument("--param", type=float, required=True,
                    help="channel parameter (crossover/erasure probability, or Es/N0 in dB)")
     p.add_argument("--seed", type=int, default=None,
-                   help="seed of the channel's torch.Generator (default: random, printed)")
+                   help="seed of the channel's torch.Generator (None: a random seed, printed)")
 
 
 def transmit_stream(data: bytes, channel: BinaryChannel,
