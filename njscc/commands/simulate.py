@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "eps_good=0, eps_bad=0.5 for ge)")
     g.add_argument("--sweep", default=None, metavar="START:STOP:STEP",
                    help="sweep the parameter (stop included when it lies on the grid); writes "
-                        "JSON + PNG to --out")
+                        "JSON + PNG to --out; negative start: --sweep=-2:6:1")
     s = p.add_argument_group("simulation")
     s.add_argument("--bits", type=_count, default=10_000_000,
                    help="bits per parameter value")
