@@ -90,7 +90,7 @@ def read_adult(path: str | os.PathLike[str]) -> AdultTable:
     line_numbers: list[int] = []
     lines = text.splitlines()
     for no, fields in enumerate(csv.reader(lines, skipinitialspace=True), start=1):
-        if not fields or fields[0].startswith("|") or not "".join(fields).strip():
+        if not fields or fields[0].startswith("|") or (len(fields) == 1 and not fields[0].strip()):
             continue
         if len(fields) != len(ADULT_COLUMNS):
             raise ValueError(f"{path}: line {no} has {len(fields)} fields, expected "
@@ -99,7 +99,8 @@ def read_adult(path: str | os.PathLike[str]) -> AdultTable:
         line_numbers.append(no)
     if not rows:
         raise ValueError(f"{path}: no data rows")
-    cols = [np.char.strip(np.array(c, dtype=str)) for c in zip(*rows, strict=True)]
+    table = np.char.strip(np.array(rows, dtype=str))  # [N, 15]
+    cols = [np.ascontiguousarray(table[:, j]) for j in range(table.shape[1])]
     numerical: dict[str, np.ndarray] = {}
     categorical: dict[str, np.ndarray] = {}
     for j, name in enumerate(ADULT_COLUMNS[:-1]):
@@ -120,13 +121,15 @@ def read_adult(path: str | os.PathLike[str]) -> AdultTable:
             raise ValueError(f"{where}: {str(cols[j][i])!r} out of range (expected a finite "
                              "number >= 0)")
         numerical[name] = vals
-    labels = np.empty(len(rows), dtype=np.int64)
-    for i, v in enumerate(cols[-1].tolist()):
-        key = v[:-1] if v.endswith(".") else v
-        if key not in _LABELS:
-            raise ValueError(f"{path}: line {line_numbers[i]}: income label {v!r} is not one of "
-                             "'<=50K', '>50K' (optionally with a trailing '.')")
-        labels[i] = _LABELS[key]
+    raw_labels = cols[-1]
+    dotted = np.char.endswith(raw_labels, ".")
+    keys = np.where(dotted, np.char.rstrip(raw_labels, "."), raw_labels)
+    labels = (keys == ">50K").astype(np.int64)
+    bad = ~np.isin(keys, list(_LABELS)) | (np.char.count(raw_labels, ".") > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: line {line_numbers[i]}: income label {str(raw_labels[i])!r} is "
+                         "not one of '<=50K', '>50K' (optionally with a trailing '.')")
     bad_sex = ~np.isin(categorical["sex"], _SEX)
     if bad_sex.any():
         i = int(np.flatnonzero(bad_sex)[0])

@@ -28,7 +28,7 @@ NPZ_SPLIT_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _fast_amat(data: bytes, row_length: int) -> np.ndarray | None:
+def _fast_amat(data: bytes, row_length: int, path: Path) -> np.ndarray | None:
     """Exact layout ``d d d ... d\\n`` (single spaces, LF); ``None`` if the layout differs."""
     width = 2 * row_length
     if not data.endswith(b"\n"):
@@ -40,13 +40,17 @@ def _fast_amat(data: bytes, row_length: int) -> np.ndarray | None:
     sep[-1] = ord("\n")
     if not (buf[:, 1::2] == sep).all():
         return None
-    digits = buf[:, 0::2]
-    if not ((digits == ord("0")) | (digits == ord("1"))).all():
-        return None  # let the slow path report the exact bad value
-    return digits - np.uint8(ord("0"))
+    values = buf[:, 0::2] - np.uint8(ord("0"))
+    bad = values > 1
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise ValueError(f"{path}: value {chr(buf[r, 2 * c])!r} at line {r + 1}, column {c + 1} "
+                         "is not binary (expected 0 or 1)")
+    return values
 
 
 def _slow_amat(data: bytes, row_length: int, path: Path) -> np.ndarray:
+    """Any whitespace, CRLF, ``0.0``/``1.0``; parsed line by line (bounded memory)."""
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:
@@ -55,24 +59,25 @@ def _slow_amat(data: bytes, row_length: int, path: Path) -> np.ndarray:
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
-    rows = []
-    for i, line in enumerate(lines, start=1):
+    if not lines:
+        raise ValueError(f"{path}: no data rows")
+    out = np.empty((len(lines), row_length), dtype=np.uint8)
+    for i, line in enumerate(lines):
         tokens = line.split()
         if len(tokens) != row_length:
-            raise ValueError(f"{path}: line {i} has {len(tokens)} values, expected {row_length}")
-        rows.append(tokens)
-    if not rows:
-        raise ValueError(f"{path}: no data rows")
-    try:
-        values = np.array(rows, dtype=np.float64)
-    except ValueError as e:
-        raise ValueError(f"{path}: non-numeric value ({e})") from None
-    bad = (values != 0) & (values != 1)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise ValueError(f"{path}: value {values[r, c]:g} at line {r + 1}, column {c + 1} is "
-                         "not binary (expected 0 or 1)")
-    return values.astype(np.uint8)
+            raise ValueError(f"{path}: line {i + 1} has {len(tokens)} values, expected "
+                             f"{row_length}")
+        try:
+            values = np.array(tokens, dtype=np.float64)
+        except ValueError as e:
+            raise ValueError(f"{path}: line {i + 1}: non-numeric value ({e})") from None
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            c = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}: value {tokens[c]!r} at line {i + 1}, column {c + 1} is "
+                             "not binary (expected 0 or 1)")
+        out[i] = values
+    return out
 
 
 def read_amat(path: str | os.PathLike[str], row_length: int = 784) -> np.ndarray:
@@ -95,7 +100,7 @@ def read_amat(path: str | os.PathLike[str], row_length: int = 784) -> np.ndarray
     data = read_bytes(path)
     if not data.strip():
         raise ValueError(f"{path}: empty .amat file")
-    out = _fast_amat(data, row_length)
+    out = _fast_amat(data, row_length, path)
     return out if out is not None else _slow_amat(data, row_length, path)
 
 

@@ -173,6 +173,15 @@ class TabularDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor, Tensor]:
         return self.features[i], self.labels[i], self.sensitive[i]
 
+    def to(self, device: torch.device | str) -> TabularDataset:
+        """A copy with the tensors on ``device``."""
+        attrs = {k: v.to(device) for k, v in self.attributes.items()}
+        return TabularDataset(self.features.to(device), self.labels.to(device),
+                              self.sensitive.to(device), feature_names=self.feature_names,
+                              sensitive_name=self.sensitive_name, attributes=attrs,
+                              attribute_values=self.attribute_values, name=self.name,
+                              split=self.split, meta=self.meta)
+
     def __repr__(self) -> str:
         return (f"TabularDataset(name={self.name!r}, split={self.split!r}, n={len(self)}, "
                 f"features={self.features.shape[1]}, sensitive={self.sensitive_name!r})")

@@ -7,6 +7,7 @@ content).
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from pathlib import Path
@@ -69,7 +70,7 @@ def _parse(data: bytes, path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"{path}: truncated IDX header ({len(data)} bytes, need {header})")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     got = len(data) - header
     if got != expected:
         what = "truncated" if got < expected else "trailing bytes after the data"

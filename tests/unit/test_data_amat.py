@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,8 +34,8 @@ def test_written_layout_is_the_standard_one(tmp_path, bits):
 
 def test_fast_path_taken_on_standard_layout(bits):
     data = ("\n".join(" ".join(map(str, r)) for r in bits) + "\n").encode()
-    np.testing.assert_array_equal(_fast_amat(data, 784), bits)
-    assert _fast_amat(data.replace(b"\n", b"\r\n"), 784) is None
+    np.testing.assert_array_equal(_fast_amat(data, 784, Path("x")), bits)
+    assert _fast_amat(data.replace(b"\n", b"\r\n"), 784, Path("x")) is None
 
 
 @pytest.mark.parametrize("variant", ["crlf", "double_space", "floats", "no_final_newline",
@@ -79,14 +80,20 @@ def test_non_binary_value(tmp_path, bits):
     rows = [" ".join(map(str, r)) for r in bits]
     rows[2] = "2" + rows[2][1:]
     (p := tmp_path / "two.amat").write_text("\n".join(rows) + "\n")
-    _expect(p, "value 2 at line 3, column 1 is not binary")
+    _expect(p, "value '2' at line 3, column 1 is not binary")
+    rows[2] = "0" + rows[2][1:]
+    rows[7] = rows[7][:6] + "1.5" + rows[7][7:]  # slow path (a token of 3 characters)
+    (q := tmp_path / "frac.amat").write_text("\n".join(rows) + "\n")
+    _expect(q, "value '1.5' at line 8, column 4 is not binary")
 
 
 def test_non_numeric_and_non_ascii(tmp_path, bits):
     rows = [" ".join(map(str, r)) for r in bits]
     rows[0] = "x" + rows[0][1:]
     (p := tmp_path / "letters.amat").write_text("\n".join(rows) + "\n")
-    _expect(p, "non-numeric")
+    _expect(p, "value 'x' at line 1, column 1 is not binary")
+    (p2 := tmp_path / "letters_crlf.amat").write_bytes(("\r\n".join(rows) + "\r\n").encode())
+    _expect(p2, "line 1: non-numeric")  # slow path
     (q := tmp_path / "binary.amat").write_bytes(b"\xff\xfe" * 784)
     _expect(q, "non-ASCII")
 
