@@ -55,22 +55,27 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--m", type=int, default=100)
     ap.add_argument("--eps", type=float, default=0.1)
+    ap.add_argument("--model", default="necst_mlp")
+    ap.add_argument("--shape", default="1,28,28", help="C,H,W of the random images")
+    ap.add_argument("--fused-adam", action="store_true", help="Adam(fused=True)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the codec")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = models.get("necst_mlp", m=args.m)
+    shape = tuple(int(v) for v in args.shape.split(","))
+    model = models.get(args.model, m=args.m, data_shape=shape)
     obj = objectives.get(args.objective)
     obj.prepare(model)
     chan = _bsc(args.eps)
-    opt_e = torch.optim.Adam(model.encoder.parameters(), lr=1e-3)
-    opt_d = torch.optim.Adam(model.decoder.parameters(), lr=1e-3)
+    opt_e = torch.optim.Adam(model.encoder.parameters(), lr=1e-3, fused=args.fused_adam or None)
+    opt_d = torch.optim.Adam(model.decoder.parameters(), lr=1e-3,
+                             fused=args.fused_adam or None)
     opt_o = torch.optim.Adam(obj.parameters(), lr=1e-3) if list(obj.parameters()) else None
     enc_w = [p for n, p in model.encoder.named_parameters() if n.endswith("weight")]
     codec = torch.compile(model) if args.compile else model
     if args.compile:
         codec.encoder, codec.decoder = model.encoder, model.decoder
-    data = (torch.rand(20, args.batch, 1, 28, 28) > 0.7).float()
+    data = (torch.rand(20, args.batch, *shape) > 0.7).float()
     g = torch.Generator().manual_seed(0)
 
     def step(x: torch.Tensor) -> None:
@@ -88,14 +93,15 @@ def main() -> None:
 
     for i in range(10):
         step(data[i % 20])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(args.steps):
         step(data[i % 20])
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     sps = args.steps / dt
-    print(f"{args.objective}: {sps:.1f} steps/s ({1e3 / sps:.1f} ms/step), "
+    print(f"{args.objective}: {sps:.1f} steps/s ({1e3 / sps:.1f} ms/step wall, "
+          f"{1e3 * dc / args.steps:.1f} ms/step CPU), "
           f"MNIST epoch ≈ {60000 / args.batch / sps:.1f} s "
-          f"[threads={args.threads}, batch={args.batch}, m={args.m}]")
+          f"[{args.model} {args.shape}, threads={args.threads}, batch={args.batch}, m={args.m}]")
 
 
 if __name__ == "__main__":
