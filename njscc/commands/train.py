@@ -39,7 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run directory (default runs/<preset>_<channel>"
                    "<train-eps>_<objective>)")
     p.add_argument("--model", default="necst_mlp", help="registry model name")
-    p.add_argument("--m", type=int, default=100, help="code length in bits")
+    p.add_argument("--m", "--bits", type=int, default=100, dest="m",
+                   help="code length in bits (under torchrun spell it --bits: torchrun's own "
+                   "parser rejects --m as an ambiguous abbreviation)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
                    help="extra model keyword argument, e.g. dec_hidden=[256,256] (repeatable)")
     p.add_argument("--objective", default="vimco", help="vimco, nvil, reinforce or gumbel")
