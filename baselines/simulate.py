@@ -56,7 +56,8 @@ def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000
         batch_size: blocks per batch (the last batch is trimmed to stay within max_bits).
         max_bits: info bits to simulate at most (rounded up to whole blocks).
         min_errors: stop once this many block errors are seen (0: run to max_bits).
-        generator: drives both the info bits and the channel noise.
+        generator: drives both the info bits and the channel noise; the info bits are drawn
+            on its device.
         progress: show a tqdm bar on stderr.
 
     Returns a dict: ``ber``, ``ber_ci``, ``bler``, ``bler_ci`` (95 %, see module docstring),
@@ -74,6 +75,7 @@ def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000
         raise ValueError(f"min_errors: expected ≥ 0, got {min_errors}")
     from tqdm.auto import tqdm
 
+    device = generator.device if generator is not None else torch.device("cpu")
     k = code.k
     max_blocks = math.ceil(max_bits / k)
     blocks = bit_errors = block_errors = 0
@@ -86,7 +88,8 @@ def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000
             if min_errors and block_errors >= min_errors:
                 break
             bs = min(batch_size, max_blocks - blocks)
-            u = torch.randint(0, 2, (bs, k), generator=generator, dtype=torch.uint8)
+            u = torch.randint(0, 2, (bs, k), generator=generator, dtype=torch.uint8,
+                              device=device)
             y = channel(code.encode(u), generator)
             u_hat = code.decode(channel.llr(y))
             err = (u_hat != u).sum(dim=1).double()
@@ -135,40 +138,65 @@ def format_summary(res: dict[str, Any], channel_name: str, param: float) -> str:
 
 
 def simulate_code(args: Any) -> int:
-    """``njscc simulate --code …`` adapter: reads ``args.code``, ``rate``, ``k``, ``channel``,
-    ``param``, ``max_bits``, ``min_errors``, ``seed`` and optionally ``batch_size``,
-    ``num_iter``, ``json``/``out`` (results file, schema ``njscc.result/1``) and
-    ``progress``/``no_progress``. Prints one summary line to stdout; returns 0.
+    """``njscc simulate --code …`` adapter (called by ``njscc/commands/simulate.py``).
+
+    Reads ``args.code`` (ldpc | pyldpc | repetition), ``rate`` (default 0.5), ``k`` (default
+    400), ``channel``, ``param``, ``channel_arg`` (``KEY=VALUE`` list, optional),
+    ``max_bits`` (default 1e6 info bits), ``min_errors`` (default 100 *block* errors),
+    ``seed``, ``device``, ``batch`` (bits per chunk: ``batch // n`` codewords per batch,
+    at most 1000), ``num_iter`` (optional) and ``json`` (results file, schema
+    ``njscc.result/1``). Prints one summary line to stdout; returns 0.
     """
     import channels
     from baselines.codes import get_code
 
+    if getattr(args, "sweep", None) is not None:
+        raise ValueError("--sweep: not supported with --code; give --param")
+    if getattr(args, "param", None) is None:
+        raise ValueError("--param: required with --code (the channel parameter)")
     name = str(args.code)
-    ch = channels.get(args.channel, args.param)
+    rate = 0.5 if getattr(args, "rate", None) is None else float(args.rate)
+    k = 400 if getattr(args, "k", None) is None else int(args.k)
+    max_bits = 1_000_000 if getattr(args, "max_bits", None) is None else int(args.max_bits)
+    min_errors = 100 if getattr(args, "min_errors", None) is None else int(args.min_errors)
+    ch_kwargs: dict[str, Any] = {}
+    for item in getattr(args, "channel_arg", None) or []:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--channel-arg: expected KEY=VALUE, got {item!r}")
+        try:
+            ch_kwargs[key.strip()] = float(value)
+        except ValueError:
+            ch_kwargs[key.strip()] = value.strip()
+    device = torch.device(getattr(args, "device", None) or "cpu")
+    ch = channels.get(args.channel, args.param, **ch_kwargs)
+    if hasattr(ch, "to"):
+        ch = ch.to(device)
     kwargs: dict[str, Any] = {}
-    if getattr(args, "num_iter", None) is not None and name.lower() in ("ldpc", "ldpc5g", "5g",
-                                                                         "pyldpc"):
+    if getattr(args, "num_iter", None) is not None and name.lower() != "repetition":
         kwargs["num_iter"] = int(args.num_iter)
-    code = get_code(name, float(args.rate), int(args.k), channel=ch, **kwargs)
+    if name.lower() in ("ldpc", "ldpc5g", "5g") and device.type != "cpu":
+        kwargs["device"] = str(device)
+    code = get_code(name, rate, k, channel=ch, **kwargs)
     seed = getattr(args, "seed", None)
-    gen = torch.Generator()
+    gen = torch.Generator(device=device)
     gen.manual_seed(int(seed) if seed is not None else 0)
-    show = bool(getattr(args, "progress", True)) and not bool(getattr(args, "no_progress",
-                                                                      False))
-    res = simulate_code_ber(
-        code, ch, batch_size=int(getattr(args, "batch_size", None) or 1000),
-        max_bits=int(args.max_bits), min_errors=int(args.min_errors), generator=gen,
-        progress=show)
-    print(format_summary(res, args.channel, float(args.param)))
-    out = getattr(args, "json", None) or getattr(args, "out", None)
+    batch_bits = getattr(args, "batch", None)
+    batch_size = 1000 if batch_bits is None else max(1, min(1000, int(batch_bits) // code.n))
+    res = simulate_code_ber(code, ch, batch_size=batch_size, max_bits=max_bits,
+                            min_errors=min_errors, generator=gen,
+                            progress=not bool(getattr(args, "no_progress", False)))
+    print(format_summary(res, str(args.channel), float(ch.param)))
+    out = getattr(args, "json", None)
     if out:
         from njscc.results import make_result, write_result
 
-        metrics = {k: v for k, v in res.items() if k != "code"}
+        metrics = {key: v for key, v in res.items() if key != "code"}
         result = make_result("simulate_code", metrics,
-                             channel={"name": args.channel, "param": float(args.param)},
-                             m=code.n, config={"code": res["code"], "seed": seed,
-                                               "max_bits": int(args.max_bits),
-                                               "min_errors": int(args.min_errors)})
-        write_result(out, result)
+                             channel={"name": str(args.channel), "param": float(ch.param)},
+                             m=code.n, device=device,
+                             config={"code": res["code"], "seed": seed, "max_bits": max_bits,
+                                     "min_errors": min_errors, "batch_size": batch_size,
+                                     "channel_kwargs": ch_kwargs})
+        print(f"wrote {write_result(out, result)}")
     return 0
