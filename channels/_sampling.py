@@ -23,7 +23,7 @@ from torch import Tensor
 __all__ = ["SPARSE_MAX_P", "bernoulli_mask", "bernoulli_positions", "uniform", "use_sparse"]
 
 #: largest success probability (or its complement) for which the sparse sampler is used on CPU
-SPARSE_MAX_P = 0.08
+SPARSE_MAX_P = 0.12
 #: below this min(p, 1-p), dense sampling uses float64 uniforms
 _FLOAT64_BELOW = 2.0**-10
 

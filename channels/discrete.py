@@ -24,7 +24,7 @@ import math
 import torch
 from torch import Tensor
 
-from channels._sampling import bernoulli_mask, bernoulli_positions, uniform, use_sparse
+from channels._sampling import bernoulli_positions, uniform, use_sparse
 from channels._validate import check_bits, check_probability, check_probs, check_received
 from channels.base import ERASED, BinaryChannel, binary_entropy
 
@@ -189,10 +189,10 @@ class BinaryErasureChannel(_EpsChannel):
         out_dtype = self.output_dtype(bits.dtype)
         if eps == 1.0:
             return torch.full(bits.shape, ERASED, dtype=out_dtype, device=bits.device)
-        y = bits.to(out_dtype, copy=True, memory_format=torch.contiguous_format)
         if eps == 0.0:
-            return y
+            return bits.to(out_dtype, copy=True, memory_format=torch.contiguous_format)
         if use_sparse(eps, bits.device):
+            y = bits.to(out_dtype, copy=True, memory_format=torch.contiguous_format)
             flat = y.view(-1)
             if eps <= 0.5:
                 flat[bernoulli_positions(flat.numel(), eps, y.device, generator)] = ERASED
@@ -202,7 +202,12 @@ class BinaryErasureChannel(_EpsChannel):
                 flat.fill_(ERASED)
                 flat[keep] = kept
             return y
-        return y.masked_fill_(bernoulli_mask(bits.shape, eps, bits.device, generator), ERASED)
+        u = uniform(bits.shape, eps, bits.device, generator)
+        if u.dtype == bits.dtype:  # float bits: y = b − e·(1 + b), e = 1[u < ε], in place
+            e = u.lt_(eps)
+            return torch.sub(bits, e.addcmul_(e, bits), out=e)
+        y = bits.to(out_dtype, copy=True, memory_format=torch.contiguous_format)
+        return y.masked_fill_(u < eps, ERASED)
 
     def marginal(self, probs: Tensor) -> Tensor:
         """``[..., m, 3]``: P(y=0) = (1−p)(1−ε), P(y=1) = p(1−ε), P(y=ERASED) = ε."""
