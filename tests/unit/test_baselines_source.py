@@ -67,6 +67,18 @@ def test_jpeg_header_is_content_independent_and_payload_is_the_scan(shape):
     assert codec.known_header((shape[0] + 8,) + shape[1:], 40) != header
 
 
+def test_jpeg_restart_markers_stay_in_the_payload():
+    img = _image(2, (64, 48))
+    codec = JPEGCodec(60, header_known=True, restart_blocks=3)
+    file = codec.encode_file(img, 60)
+    header, payload = codec.split(file)
+    assert b"\xff\xdd" in header  # DRI: known
+    assert sum(payload.count(bytes([0xFF, 0xD0 + i])) for i in range(8)) == 48 // 3 - 1
+    np.testing.assert_array_equal(codec.decode(payload, img.shape),
+                                  JPEGCodec(60).decode(file, img.shape))
+    assert len(file) > len(JPEGCodec(60).encode(img))
+
+
 def test_webp_payload_drops_exactly_the_known_bytes():
     codec = WebPCodec(50)
     img = _image(3, (28, 28))
