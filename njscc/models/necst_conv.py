@@ -45,7 +45,7 @@ class NecstConv(NecstCodec):
         self,
         m: int = 500,
         data_shape: Sequence[int] = (3, 32, 32),
-        base_channels: int = 64,
+        base_channels: int = 32,
         max_channels: int = 256,
         likelihood: str = "sse",
         negative_slope: float = 0.2,
