@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HELP", "add_arguments", "parse_sweep", "plot_sweep", "run"]
+__all__ = ["HELP", "add_arguments", "capacity_label", "parse_sweep", "plot_sweep", "run"]
 
 HELP = "simulate a channel's error/erasure rate with confidence intervals (or a coded link)"
 
@@ -108,11 +108,22 @@ def _channel_kwargs(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def capacity_label(channel: Any) -> str:
+    """What ``channel.capacity`` is, in words (for printouts and plots)."""
+    if channel.name == "awgn":
+        return ("hard-decision capacity 1-H(Q)" if channel.output == "hard"
+                else "BI-AWGN (soft-output) capacity")
+    if channel.name == "ge":
+        return "interleaved capacity 1-H(mean eps)"
+    return "capacity"
+
+
 def _fmt_rate(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _print_single(name: str, param: float, res: dict[str, Any], param_doc: str) -> None:
+def _print_single(name: str, param: float, res: dict[str, Any], param_doc: str,
+                  cap_label: str) -> None:
     conf = int(round(res["confidence"] * 100))
     lo, hi = res["error_ci"]
     print(f"channel     {name} ({param_doc} = {param:g})")
@@ -128,7 +139,8 @@ def _print_single(name: str, param: float, res: dict[str, Any], param_doc: str) 
         print(f"erasure rate {_fmt_rate(res['erasure_rate'])}  {conf}% CI [{_fmt_rate(lo)}, "
               f"{_fmt_rate(hi)}] ({res['ci_method']})   expected "
               f"{_fmt_rate(res['expected_erasure_rate'])}")
-    print(f"capacity    {res['capacity']:.6f} bits/use")
+    note = "" if cap_label == "capacity" else f" ({cap_label})"
+    print(f"capacity    {res['capacity']:.6f} bits/use{note}")
 
 
 def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
@@ -166,9 +178,9 @@ def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
     ax1.legend(fontsize=8)
     ax2.plot(x, m["capacity"], "-o", ms=3, color="C2")
     ax2.set_xlabel(xlabel)
-    ax2.set_ylabel("capacity [bits/use]")
+    ax2.set_ylabel("bits/use")
     ax2.set_ylim(0, 1.02)
-    ax2.set_title(f"{name}: capacity")
+    ax2.set_title(f"{name}: {result['config'].get('capacity_label', 'capacity')}")
     ax2.grid(True, alpha=0.3)
     fig.tight_layout()
     path = Path(path)
@@ -225,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
                   leave=False) as bar:
             res = simulate_channel(ch, args.bits, batch=args.batch, generator=generator,
                                    device=device, progress=bar.update)
-        _print_single(name, ch.param, res, PARAM_DOC[name])
+        config["capacity_label"] = capacity_label(ch)
+        _print_single(name, ch.param, res, PARAM_DOC[name], config["capacity_label"])
         if args.json:
             result = make_result("simulate", res, channel={"name": name, "param": ch.param},
                                  config=config, device=device)
@@ -248,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
             ci_method = res["ci_method"]
     metrics.update({"bits_per_point": args.bits, "ci_method": ci_method, "confidence": 0.95})
     config["sweep"] = args.sweep
+    config["capacity_label"] = capacity_label(chans[0])
     out = Path(args.out)
     result = make_result("simulate", metrics,
                          channel={"name": name, "param": None, "sweep": args.sweep},
