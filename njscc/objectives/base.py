@@ -34,10 +34,10 @@ def distortion(codec: LatentCodec, x: Tensor, params: Tensor, log_p: Tensor) -> 
 
 def to_floats(**stats: Tensor | float) -> dict[str, float]:
     """Detached 0-dim tensors → Python floats with one device sync."""
-    keys = list(stats)
-    vals = torch.stack([torch.as_tensor(v).detach().reshape(()).to(torch.float64).cpu()
+    device = next((v.device for v in stats.values() if isinstance(v, Tensor)), None)
+    vals = torch.stack([torch.as_tensor(v, device=device).detach().reshape(()).to(torch.float64)
                         for v in stats.values()])
-    return dict(zip(keys, vals.tolist(), strict=True))
+    return dict(zip(stats, vals.tolist(), strict=True))
 
 
 class Objective(nn.Module, ABC):
