@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "transmit": "transmit",
     "compare": "compare",
     "bench": "bench",
+    "rd-sweep": "rd_sweep",
+    "vib": "vib",
+    "gilbo": "gilbo",
 }
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError,

@@ -48,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise")
     p.add_argument("--n-images", type=int, default=8, help="images in the reconstruction grid")
     p.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
+    from njscc.commands._rd_eval import add_rd_arguments
+
+    add_rd_arguments(p)  # --iwae-k, --iwae-images for VAE checkpoints
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,8 +66,13 @@ def run(args: argparse.Namespace) -> int:
         sweep_results,
         write_sweep,
     )
+    from njscc.rd import is_continuous_checkpoint
     from njscc.train import pick_device
 
+    if is_continuous_checkpoint(args.checkpoint):  # VAE: rate, distortion, ELBO, IWAE
+        from njscc.commands._rd_eval import run_continuous
+
+        return run_continuous(args)
     chans = parse_names(args.channels, "--channels")
     eps = parse_floats(args.eps, "--eps")
     if args.draws < 1:

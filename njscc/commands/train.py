@@ -69,6 +69,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    from njscc.commands._rd_train import add_rd_train_arguments
+
+    add_rd_train_arguments(p)  # --beta, --model vae (rate-distortion family)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -118,10 +121,12 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
     import torch
 
     from njscc import models, objectives
+    from njscc.commands._rd_train import adapt_rd_train_args
     from njscc.data import load_dataset
     from njscc.evaluate import make_channel
     from njscc.train import TrainConfig, Trainer, distributed_context, format_row
 
+    rd_obj_kwargs = adapt_rd_train_args(args)  # continuous-latent models: objective, channel
     _check(args)
     preset = PRESETS[args.preset]
     if args.threads is not None:

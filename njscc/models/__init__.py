@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from njscc.codec import LatentCodec
 from njscc.models.base import jsonable
 
-__all__ = ["NecstConv", "NecstMLP", "available", "get", "register"]
+__all__ = ["VAEMLP", "VIBMLP", "NecstConv", "NecstMLP", "available", "get", "register"]
 
 _REGISTRY: dict[str, type[LatentCodec]] = {}
 
@@ -75,3 +75,5 @@ def get(name: str, **kwargs: Any) -> LatentCodec:
 # Registered architectures (imported for their @register side effect).
 from njscc.models.necst_conv import NecstConv  # noqa: E402
 from njscc.models.necst_mlp import NecstMLP  # noqa: E402
+from njscc.models.vae import VAEMLP  # noqa: E402  (rate-distortion family)
+from njscc.models.vib import VIBMLP  # noqa: E402

@@ -7,7 +7,8 @@
     >>> loss.backward()                         # stats: {"loss", "bound", "distortion", ...}
 
 Names: ``"vimco"`` (:class:`VIMCO`), ``"nvil"`` (:class:`NVIL`), ``"reinforce"``
-(:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`).
+(:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`); for continuous-latent codecs
+``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"`` (:mod:`njscc.objectives.rate_distortion`).
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ from typing import Any
 from njscc.objectives.base import Objective
 from njscc.objectives.gumbel import GumbelST
 from njscc.objectives.nvil import NVIL
+from njscc.objectives.rate_distortion import ELBO, VIB, BetaVAE, TherML
 from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 
-__all__ = ["NVIL", "VIMCO", "GumbelST", "Objective", "Reinforce", "available", "get"]
+__all__ = ["ELBO", "NVIL", "VIB", "VIMCO", "BetaVAE", "GumbelST", "Objective", "Reinforce",
+           "TherML", "available", "get"]
 
 _REGISTRY: dict[str, type[Objective]] = {
     "vimco": VIMCO,
     "nvil": NVIL,
     "reinforce": Reinforce,
     "gumbel": GumbelST,
+    # rate-distortion family (continuous-latent codecs, njscc.objectives.rate_distortion)
+    "elbo": ELBO,
+    "beta_vae": BetaVAE,
+    "vib": VIB,
+    "therml": TherML,
 }
 
 
