@@ -342,3 +342,27 @@ def test_registry() -> None:
         ch = channels.get(name, 0.1)
         assert ch.name == name and isinstance(ch.capacity, float)
         assert "_bsc" not in dict(ch.named_modules())
+
+
+# ----------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name, param", [("bsc", 0.01), ("bsc", 0.3), ("bec", 0.2), ("z", 1e-4),
+                                         ("awgn", 2.0), ("ge", 0.05)])
+def test_cuda_sampling_statistics(name: str, param: float) -> None:
+    dev = torch.device("cuda")
+    g = torch.Generator(device=dev).manual_seed(0)
+    ch = channels.get(name, param)
+    bits = torch.randint(0, 2, (256, 4096), device=dev, generator=g).float()
+    y = ch(bits, g)
+    assert y.device.type == "cuda" and y.dtype == bits.dtype and y.shape == bits.shape
+    n = bits.numel()
+    if name == "bec":
+        assert abs((y == ERASED).double().mean().item() - param) <= binom_tol(param, n)
+    elif name == "ge":  # correlated errors: a loose bound (the CPU tests are the exact ones)
+        assert abs((y != bits).double().mean().item() - ch.error_probability) < 0.005
+    else:
+        p = ch.error_probability
+        assert abs((y != bits).double().mean().item() - p) <= binom_tol(p, n)
+    a = ch(bits, torch.Generator(device=dev).manual_seed(3))
+    assert torch.equal(a, ch(bits, torch.Generator(device=dev).manual_seed(3)))
