@@ -226,7 +226,14 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("rate", "k", "max_bits", "min_errors"):
         if getattr(args, flag) is not None:
             raise ValueError(f"--{flag.replace('_', '-')}: only used with --code")
-    device = torch.device(args.device)
+    if args.sweep is not None and args.json:
+        raise ValueError("--json: only for a single --param; a sweep writes its JSON to --out")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise ValueError(f"--device: not a torch device: {args.device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available")
     generator = torch.Generator(device=device).manual_seed(args.seed)
     config = {"bits": args.bits, "batch": args.batch, "seed": args.seed,
               "device": str(device), "channel_kwargs": kwargs, "param_doc": PARAM_DOC[name]}

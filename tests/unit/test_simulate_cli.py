@@ -127,6 +127,8 @@ def test_parse_sweep() -> None:
     (["--channel", "bsc", "--param", "0.1", "--channel-arg", "colour=red"], "unexpected"),
     (["--channel", "awgn", "--param", "0", "--channel-arg", "output=medium"], "output"),
     (["--channel", "bsc", "--param", "0.1", "--rate", "0.5"], "--rate: only used with --code"),
+    (["--channel", "bsc", "--sweep", "0:0.1:0.1", "--json", "x.json"], "--json: only for"),
+    (["--channel", "bsc", "--param", "0.1", "--device", "nonsense"], "--device"),
 ])
 def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
                           match: str, tmp_path: Path) -> None:
