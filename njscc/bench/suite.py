@@ -106,6 +106,9 @@ def stream_decode(decode: Callable[[Tensor], Tensor], n_images: int, m: int, *,
     every = max(1, n_chunks // 20)
     samples: list[tuple[int, float | None]] = []
     maxrss_before, rss_before = maxrss_mb(), rss_mb()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+        cuda_before = torch.cuda.memory_allocated(dev)
     tracemalloc.start()
     done = 0
     checksum = 0.0
@@ -140,7 +143,11 @@ def stream_decode(decode: Callable[[Tensor], Tensor], n_images: int, m: int, *,
         bar.close()
     rss_after = rss_mb()
     vals = [v for _, v in samples if v is not None]
-    return {
+    gpu = ({"cuda_allocated_before_mb": cuda_before / 2 ** 20,
+            "cuda_allocated_after_mb": torch.cuda.memory_allocated(dev) / 2 ** 20,
+            "cuda_peak_allocated_mb": torch.cuda.max_memory_allocated(dev) / 2 ** 20}
+           if dev.type == "cuda" else {})
+    return {**gpu,
         "images": done, "chunk": chunk, "seconds": seconds, "images_per_s": done / seconds,
         "rss_before_mb": rss_before, "rss_after_first_chunk_mb": rss_first,
         "rss_after_mb": rss_after,
@@ -175,6 +182,7 @@ class BenchConfig:
     seed: int = 0
     budget_s: float = 2.0                  # time per measurement (rounds are cut to fit)
     chunk: int = 512                       # FusedMLPDecoder rows per block on CPU
+    max_call_s: float = 4.0                # skip LDPC batches whose one call would take longer
     progress: bool = False
     notes: str = ""
 
@@ -312,8 +320,10 @@ class _Suite:
         self.g = torch.Generator().manual_seed(cfg.seed)
         self.common = {"device_name": _device_name(dev), "threads": threads,
                        "versions": versions(), "quick": cfg.quick, "eps": cfg.eps,
-                       "model": model_src,
+                       "model": model_src, "budget_s": cfg.budget_s,
                        "note": cfg.notes or "shared machine: other jobs may run concurrently"}
+        if dev.type == "cuda":
+            self.common["cuda_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
         self.codes: dict[tuple[str, int, int], Any] = {}
         self.jpeg = _source.JPEGCodec(cfg.jpeg_quality, header_known=True)
         n_steps = (len(cfg.batches) * 5 + len(cfg.sep_batches) * 4
@@ -439,16 +449,23 @@ class _Suite:
 
     def ldpc(self) -> dict[str, Any]:
         cfg = self.cfg
-        rows = []
+        rows: list[dict[str, Any]] = []
+        skipped: list[dict[str, Any]] = []
         for (k, n) in cfg.ldpc_codes:
             for name in LDPC_DECODERS:
                 code = self._code(name, k, n)
                 cmax = max(cfg.cw_batches)
                 u = (torch.rand(cmax, code.k, generator=self.g) < 0.5).to(torch.uint8)
                 llr = self.channel.llr(self.channel(code.encode(u), self.g))
-                for b in cfg.cw_batches:
+                per_cw = 0.0
+                for b in sorted(cfg.cw_batches):
+                    if per_cw * b > cfg.max_call_s:  # a slow decoder at a large batch
+                        skipped.append({"decoder": name, "code": [code.k, code.n], "batch": b,
+                                        "estimated_call_s": per_cw * b})
+                        continue
                     t = self._time(lambda b=b, code=code, llr=llr: code.decode(llr[:b]),
                                    warmup=0, rounds=5, min_round_s=0.02)
+                    per_cw = t.median_s / b
                     fer = float((code.decode(llr[:b]) != u[:b]).any(1).float().mean())
                     rows.append(_row(decoder=name, code=f"({code.k},{code.n})", code_k=code.k,
                                      code_n=code.n, batch=b,
@@ -458,8 +475,9 @@ class _Suite:
                                      info_bits_per_s=b * code.k / t.median_s, fer=fer,
                                      mean_iterations=getattr(code, "last_iterations", None)))
                     self.prog.step(f"{name} ({k},{n}) b={b}")
-        return self.result("ldpc_codewords", {"rows": rows},
-                           {"num_iter": cfg.ldpc_iter, "schedule": "flooding/parallel"})
+        return self.result("ldpc_codewords", {"rows": rows, "skipped": skipped},
+                           {"num_iter": cfg.ldpc_iter, "max_call_s": cfg.max_call_s,
+                            "schedule": "flooding (Sionna, pyldpc), parallel (C++)"})
 
     # -- separation receiver -------------------------------------------------------------------
     def separation(self) -> dict[str, Any]:

@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folder for the JSON files and throughput.png")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
     p.add_argument("--seed", type=int, default=0, help="seed of inputs and channel noise")
+    p.add_argument("--note", default="",
+                   help="free text stored in every results file (e.g. machine load)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     kw = {"device": args.device, "batches": args.batches, "threads": args.threads,
           "eps": args.eps, "jpeg_quality": args.jpeg_quality, "stream": args.stream,
           "checkpoint": args.checkpoint, "budget_s": args.budget, "seed": args.seed,
-          "progress": sys.stderr.isatty()}
+          "progress": sys.stderr.isatty(), "notes": args.note or None}
     if args.quick:
         cfg = BenchConfig.make_quick(**kw)
     else:
