@@ -110,6 +110,12 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     nd = results["necst_decode"]["metrics"]["rows"]
     sep = results.get("separation_decode", {}).get("metrics", {}).get("rows", [])
     cw = results.get("ldpc_codewords", {}).get("metrics", {}).get("rows", [])
+    cfg = results["necst_decode"].get("config", {})
+    env = results["necst_decode"].get("env", {})
+    end = results.get("summary", {}).get("metrics", {}).get("loadavg_at_end")
+    lines.append(f"{cfg.get('device_name', env.get('device'))}; torch {env.get('torch')}; "
+                 f"{cfg.get('threads')} threads; BSC eps={cfg.get('eps')}; load average at "
+                 f"start {cfg.get('loadavg_at_start')}, end {end}")
     hdr = (f"{'decoder':34} {'dtype':9} {'thr':>3} {'best batch':>10} {'images/s':>12} "
            f"{'IQR':>21} {'info bit/s':>12} {'chan bits/img':>13}")
     lines += ["Received channel bits -> pixels (best batch per decoder)", hdr, "-" * len(hdr)]
@@ -139,6 +145,23 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
             b = _best(cw, "codewords_per_s", decoder=r["decoder"], code=r["code"])
             lines.append(f"{b['decoder']:26} {b['code']:>10} {b['threads']:>3} {b['batch']:>6} "
                          f"{_fmt(b['codewords_per_s']):>12} {b['fer']:>7.4f}")
+    nm = results["necst_decode"]["metrics"]
+    comp = nm.get("compile", {})
+    lines += ["", "torch.compile(model.decompress): " + (
+        f"ok, first call {comp['first_call_s']:.1f} s" if comp.get("ok")
+        else f"not used ({comp.get('error', '?')})")]
+    for name, a in nm.get("accuracy_vs_eager_fp32", {}).items():
+        lines.append(f"  {name:22} vs eager fp32 on {a['images']} images: max |diff| "
+                     f"{a['max_abs_pixel_diff']:.2e}, mean {a['mean_abs_pixel_diff']:.2e} "
+                     "(pixels in [0, 1])")
+    enc = results.get("encode", {}).get("metrics", {}).get("rows", [])
+    if enc:
+        lines += ["", "Encode (images -> channel bits)",
+                  f"{'encoder':26} {'batch':>6} {'images/s':>12} {'latency ms':>11}"]
+        for r in enc:
+            lat = "-" if r.get("latency_ms") is None else f"{r['latency_ms']:.3f}"
+            lines.append(f"{r['encoder']:26} {r['batch']:>6} {_fmt(r['images_per_s']):>12} "
+                         f"{lat:>11}")
     roof = results.get("roofline", {}).get("metrics")
     if roof:
         f = roof["flops_per_image"]["total"]

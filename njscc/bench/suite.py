@@ -80,6 +80,14 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages (other jobs on a shared machine), None where unsupported."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -182,7 +190,7 @@ class BenchConfig:
     seed: int = 0
     budget_s: float = 2.0                  # time per measurement (rounds are cut to fit)
     chunk: int = 512                       # FusedMLPDecoder rows per block on CPU
-    max_call_s: float = 4.0                # skip LDPC batches whose one call would take longer
+    max_call_s: float = 15.0               # skip LDPC batches whose one call would take longer
     progress: bool = False
     notes: str = ""
 
@@ -321,6 +329,7 @@ class _Suite:
         self.common = {"device_name": _device_name(dev), "threads": threads,
                        "versions": versions(), "quick": cfg.quick, "eps": cfg.eps,
                        "model": model_src, "budget_s": cfg.budget_s,
+                       "loadavg_at_start": _loadavg(),
                        "note": cfg.notes or "shared machine: other jobs may run concurrently"}
         if dev.type == "cuda":
             self.common["cuda_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
@@ -464,7 +473,7 @@ class _Suite:
                                         "estimated_call_s": per_cw * b})
                         continue
                     t = self._time(lambda b=b, code=code, llr=llr: code.decode(llr[:b]),
-                                   warmup=0, rounds=5, min_round_s=0.02)
+                                   warmup=0, warm=True, rounds=5, min_round_s=0.02)
                     per_cw = t.median_s / b
                     fer = float((code.decode(llr[:b]) != u[:b]).any(1).float().mean())
                     rows.append(_row(decoder=name, code=f"({code.k},{code.n})", code_k=code.k,
@@ -592,7 +601,8 @@ def run_suite(cfg: BenchConfig) -> dict[str, dict[str, Any]]:
         results["encode"] = suite.encode()
         if cfg.stream:
             results["stream_memory"] = suite.stream()
-        results["summary"] = suite.result("summary", speedups(results))
+        results["summary"] = suite.result("summary", {**speedups(results),
+                                                      "loadavg_at_end": _loadavg()})
         suite.prog.close()
         return results
     finally:

@@ -35,6 +35,7 @@ class Timing:
     q3_s: float
     rounds: int
     calls: int
+    min_s: float = float("nan")
 
     def rates(self, items: float, name: str = "per_s") -> dict[str, float]:
         """``items`` per call → ``{name, name_q1, name_q3}`` (q1 from the slow quartile)."""
@@ -44,10 +45,12 @@ class Timing:
 
 def measure(fn: Callable[[], Any], *, sync: Callable[[], None] | None = None, warmup: int = 1,
             rounds: int = 7, min_round_s: float = 0.05, budget_s: float | None = None,
-            min_rounds: int = 3) -> Timing:
+            min_rounds: int = 3, warm: bool = False) -> Timing:
     """Time ``fn()``.
 
-    ``warmup`` untimed calls, then one calibration call; each round repeats ``fn`` until it
+    ``warmup`` untimed calls, then one calibration call (kept as the first round when one call
+    already lasts ``min_round_s`` and there was a warm-up, or ``warm`` says ``fn`` is already
+    warm); each round repeats ``fn`` until it
     lasts about ``min_round_s`` (``sync`` after the last call of a round, so GPU work is
     counted). With ``budget_s`` the number of rounds is cut (to ``min_rounds`` at least) so
     the whole measurement takes about that long.
@@ -63,7 +66,9 @@ def measure(fn: Callable[[], Any], *, sync: Callable[[], None] | None = None, wa
     calls = max(1, math.ceil(min_round_s / one))
     if budget_s is not None:
         rounds = max(min_rounds, min(rounds, int(budget_s / (one * calls))))
-    times = []
+    # a slow call (one call fills a round) is its own first round: saves one long call
+    times = [one] if calls == 1 and (warmup > 0 or warm) else []
+    rounds -= len(times)
     for _ in range(rounds):
         t0 = time.perf_counter()
         for _ in range(calls):
@@ -71,31 +76,40 @@ def measure(fn: Callable[[], Any], *, sync: Callable[[], None] | None = None, wa
         sync()
         times.append((time.perf_counter() - t0) / calls)
     q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), rounds, calls)
+    return Timing(float(med), float(q1), float(q3), len(times), calls, float(min(times)))
 
 
 
 
 # device peaks and memory
 def matmul_peak(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                n: int | None = None, budget_s: float = 2.0) -> dict[str, float]:
-    """Attainable FLOP/s from a square ``n × n`` matmul (``2 n³`` FLOPs per call).
+                sizes: tuple[int, ...] | None = None, budget_s: float = 2.0) -> dict[str, Any]:
+    """Attainable FLOP/s from square ``n × n`` matmuls (``2 n³`` FLOPs per call).
 
-    ``n`` defaults to 1024 on CPU and 8192 on GPU. Returns ``{"flops_per_s", "n", ...}``.
+    Tries each ``n`` in ``sizes`` (default 1024 and 2048 on CPU, 4096 and 8192 on GPU) and
+    reports the one with the best median: ``{"flops_per_s" (median), "flops_per_s_q1",
+    "flops_per_s_q3", "flops_per_s_best" (fastest round), "n", "dtype", "threads",
+    "by_size"}``.
     """
     dev = torch.device(device)
-    n = n or (8192 if dev.type == "cuda" else 1024)
-    g = torch.Generator(device="cpu").manual_seed(0)
-    a = torch.randn(n, n, generator=g).to(dev, dtype)
-    b = torch.randn(n, n, generator=g).to(dev, dtype)
-    c = torch.empty(n, n, device=dev, dtype=dtype)
-    with torch.inference_mode():
-        t = measure(lambda: torch.mm(a, b, out=c), sync=cuda_sync(dev), warmup=2, rounds=7,
-                    min_round_s=0.1, budget_s=budget_s)
-    flops = 2.0 * n ** 3
-    return {"flops_per_s": flops / t.median_s, "flops_per_s_q1": flops / t.q3_s,
-            "flops_per_s_q3": flops / t.q1_s, "n": n, "dtype": str(dtype).replace("torch.", ""),
-            "threads": torch.get_num_threads()}
+    sizes = sizes or ((4096, 8192) if dev.type == "cuda" else (1024, 2048))
+    by_size = {}
+    for n in sizes:
+        g = torch.Generator(device="cpu").manual_seed(0)
+        a = torch.randn(n, n, generator=g).to(dev, dtype)
+        b = torch.randn(n, n, generator=g).to(dev, dtype)
+        c = torch.empty(n, n, device=dev, dtype=dtype)
+        with torch.inference_mode():
+            t = measure(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), sync=cuda_sync(dev),
+                        warmup=2, rounds=7, min_round_s=0.1, budget_s=budget_s / len(sizes))
+        flops = 2.0 * n ** 3
+        by_size[n] = {"flops_per_s": flops / t.median_s, "flops_per_s_q1": flops / t.q3_s,
+                      "flops_per_s_q3": flops / t.q1_s, "flops_per_s_best": flops / t.min_s}
+        del a, b, c
+    n_best = max(by_size, key=lambda n: by_size[n]["flops_per_s"])
+    return {**by_size[n_best], "n": n_best, "dtype": str(dtype).replace("torch.", ""),
+            "threads": torch.get_num_threads(),
+            "by_size": {str(n): v["flops_per_s"] for n, v in by_size.items()}}
 
 
 def rss_mb() -> float | None:
@@ -109,6 +123,7 @@ def rss_mb() -> float | None:
 
 
 def maxrss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (``getrusage``)."""
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 2 ** 20 if sys.platform == "darwin" else r / 1024  # bytes on macOS, KiB on Linux
 

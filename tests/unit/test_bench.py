@@ -306,7 +306,7 @@ def test_roofline_arithmetic(suite_dir: Path) -> None:
     assert math.isclose(r["attainable_images_per_s"], r["peak_flops_per_s"] / flops,
                         rel_tol=1e-9)
     pk = roof["peaks"]["float32"]
-    assert pk["n"] == 1024 and pk["flops_per_s"] > 0
+    assert pk["n"] in (1024, 2048) and pk["flops_per_s"] > 0
 
 
 @pytest.mark.sionna
