@@ -83,6 +83,7 @@ def evaluate_codec(
     n_draws: int = 1,
     generator: torch.Generator | None = None,
     batch_size: int = 2000,
+    code: str = "hard",
 ) -> dict[str, float]:
     """Mean per-image distortion of ``model`` on ``images`` ``[N, *D]`` over ``channel``.
 
@@ -93,6 +94,9 @@ def evaluate_codec(
         n_draws: channel draws per image (averaged per image before the standard error).
         generator: for the channel samples (pass a seeded one for reproducible numbers).
         batch_size: images per forward pass.
+        code: ``"hard"`` (default): the most probable code 1[ℓ > 0], what a deployed encoder
+            sends; ``"sample"``: a code drawn from q(ŷ|x) = Bernoulli(σ(ℓ)) per draw, the
+            official NECST code's test protocol.
 
     Returns:
         ``{"sse", "sse_se", "psnr", "psnr_se", ["bce", "bce_se"], "n_images", "n_draws"}``;
@@ -100,6 +104,8 @@ def evaluate_codec(
     """
     if n_draws < 1:
         raise ValueError(f"n_draws must be >= 1, got {n_draws}")
+    if code not in ("hard", "sample"):
+        raise ValueError(f"code must be 'hard' or 'sample', got {code!r}")
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -109,9 +115,14 @@ def evaluate_codec(
     try:
         for i in range(0, images.shape[0], batch_size):
             x = images[i:i + batch_size].to(dev)
-            bits = model.compress(x).to(x.dtype)
+            if code == "hard":
+                bits = model.compress(x).to(x.dtype)
+            else:
+                probs = torch.sigmoid(model.encode(x))
             acc: dict[str, Tensor] = {}
             for _ in range(n_draws):
+                if code == "sample":
+                    bits = torch.bernoulli(probs, generator=generator)
                 y = bits if _noiseless(channel) else channel(bits, generator=generator)
                 for k, v in _per_image(model, x, model.decompress(y)).items():
                     acc[k] = acc[k] + v if k in acc else v.double()
@@ -138,6 +149,7 @@ def evaluate_sweep(
     *,
     n_draws: int = 1,
     seed: int = 0,
+    code: str = "hard",
 ) -> dict[str, list[dict[str, float]]]:
     """:func:`evaluate_codec` for every channel × parameter; each point uses its own generator
     seeded from ``(seed, channel index, param index)``. → ``{channel: [metrics + "param"]}``."""
@@ -151,7 +163,8 @@ def evaluate_sweep(
             ch = make_channel(name, float(p))
             g = torch.Generator(device=dev).manual_seed(mix_seed(seed, ci, pi))
             rows.append({"param": float(p),
-                         **evaluate_codec(model, images, ch, n_draws=n_draws, generator=g)})
+                         **evaluate_codec(model, images, ch, n_draws=n_draws, generator=g,
+                                          code=code)})
         out[name] = rows
     return out
 
@@ -189,8 +202,10 @@ def plot_results(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+    title = ""
     for p in paths:
         r = load_result(p)
+        title = f"{r.get('dataset')} test set, m = {r.get('m')} bits, most probable code"
         m = r["metrics"]
         x, y = m["param"], m[metric]
         se = m.get(f"{metric}_se", [0.0] * len(y))
@@ -199,6 +214,7 @@ def plot_results(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     ax.set_ylabel({"sse": "distortion (per-image SSE)", "psnr": "PSNR (dB)",
                    "bce": "BCE (nats)"}.get(metric, metric))
     ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
     out = Path(out)
@@ -222,7 +238,7 @@ def save_reconstruction_grid(
 
     ``images`` ``[n, C, H, W]`` in [0, 1]; rows are labelled on the left.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     from njscc.train import mix_seed
 
@@ -239,9 +255,13 @@ def save_reconstruction_grid(
     height = len(tiles) * (h * scale + pad) + pad
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
+    try:
+        font = ImageFont.load_default(size=13)
+    except TypeError:  # Pillow < 10.1: fixed bitmap font
+        font = ImageFont.load_default()
     for r, (label, imgs) in enumerate(tiles):
         top = pad + r * (h * scale + pad)
-        draw.text((4, top + h * scale // 2 - 6), label, fill=(0, 0, 0))
+        draw.text((4, top + h * scale // 2 - 7), label, fill=(0, 0, 0), font=font)
         arr = (imgs.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
         for j in range(n):
             a = arr[j].permute(1, 2, 0).numpy()

@@ -111,11 +111,12 @@ def run(args: argparse.Namespace) -> int:
                                               "seconds": t_train,
                                               "objective": "vimco", "K": 5},
                                     "seed": args.seed, "split": "test",
-                                    "code": "most probable (hard bits)"})
+                                    "code": "hard"})
     paths = write_sweep(results, out, prefix="demo")
     plot = plot_results(paths, out / "distortion.png")
-    rows = [(f"{c} {e:g}", make_channel(c, e)) for c in chans for e in eps if c == chans[0]]
-    rows += [(f"{c} {e:g}", make_channel(c, e)) for c in chans[1:] for e in eps if e > 0]
+    # first channel at every ε, the others without their ε = 0 row (identical: no noise)
+    rows = [(f"{c.upper()} {e:g}", make_channel(c, e))
+            for i, c in enumerate(chans) for e in eps if i == 0 or e > 0]
     grid = save_reconstruction_grid(model, _one_per_class(test), rows,
                                     out / "reconstructions.png", seed=args.seed)
 

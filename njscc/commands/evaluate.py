@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eps", default="0,0.05,0.1,0.15,0.2",
                    help="comma-separated channel parameters")
     p.add_argument("--draws", type=int, default=1, help="channel draws per test image")
+    p.add_argument("--code", default="hard", choices=("hard", "sample"),
+                   help="hard: most probable code (deployed encoder); sample: code drawn from "
+                   "q(y|x) per draw (the official NECST test protocol)")
     p.add_argument("--out", default=None, help="output folder (default <checkpoint run>/eval)")
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise")
     p.add_argument("--n-images", type=int, default=8, help="images in the reconstruction grid")
@@ -102,16 +105,16 @@ def run(args: argparse.Namespace) -> int:
         out = (root if (root / "checkpoints").is_dir() else ck_path.parent) / "eval"
 
     sweep = evaluate_sweep(model, test.images.to(device), chans, eps, n_draws=args.draws,
-                           seed=args.seed)
+                           seed=args.seed, code=args.code)
     results = sweep_results(sweep, model=model, dataset=dataset, device=device,
                             config={"checkpoint": str(ck_path), "seed": args.seed,
-                                    "split": "test", "code": "most probable (hard bits)",
+                                    "split": "test", "code": args.code,
                                     "run": run_info})
     paths = write_sweep(results, out)
     plot = plot_results(paths, out / "distortion.png")
     grids = []
     for c in chans:
-        rows = [(f"{c} {e:g}", make_channel(c, e)) for e in eps]
+        rows = [(f"{c.upper()} {e:g}", make_channel(c, e)) for e in eps]
         grids.append(save_reconstruction_grid(model, test.images[:args.n_images], rows,
                                               out / f"reconstructions_{c}.png", seed=args.seed))
 
