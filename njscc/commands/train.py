@@ -135,7 +135,7 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
     test_eps = args.train_eps if args.test_eps is None else args.test_eps
     train_channel = make_channel(args.channel, args.train_eps)
     test_channel = make_channel(args.channel, test_eps)
-    obj_kwargs = {"n_samples": args.K}
+    obj_kwargs = {"n_samples": args.K, **rd_obj_kwargs}
     objectives.get(args.objective, **obj_kwargs)  # fail early on a bad name/value
     if preset["needs_data_dir"] and args.data_dir is None:
         import os
