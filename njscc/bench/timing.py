@@ -28,7 +28,11 @@ def cuda_sync(device: torch.device | str) -> Callable[[], None]:
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds per call: median and quartiles over ``rounds`` rounds of ``calls`` calls each."""
+    """Seconds per call: median and quartiles over ``rounds`` rounds of ``calls`` calls each.
+
+    ``cpu_median_s`` is the median *process CPU time* per call (all threads): on a shared
+    machine, a one-thread workload's CPU time is close to what it would take alone.
+    """
 
     median_s: float
     q1_s: float
@@ -36,52 +40,54 @@ class Timing:
     rounds: int
     calls: int
     min_s: float = float("nan")
+    cpu_median_s: float = float("nan")
 
     def rates(self, items: float, name: str = "per_s") -> dict[str, float]:
-        """``items`` per call → ``{name, name_q1, name_q3}`` (q1 from the slow quartile)."""
+        """``items`` per call → ``{name, name_q1, name_q3, name_cpu}`` (q1: the slow quartile;
+        ``_cpu``: items per second of process CPU time)."""
         return {name: items / self.median_s, f"{name}_q1": items / self.q3_s,
-                f"{name}_q3": items / self.q1_s}
+                f"{name}_q3": items / self.q1_s,
+                f"{name}_cpu": items / self.cpu_median_s if self.cpu_median_s > 0 else None}
 
 
 def measure(fn: Callable[[], Any], *, sync: Callable[[], None] | None = None, warmup: int = 1,
             rounds: int = 7, min_round_s: float = 0.05, budget_s: float | None = None,
             min_rounds: int = 3, warm: bool = False) -> Timing:
-    """Time ``fn()``.
+    """Time ``fn()``: wall-clock and process CPU time per call.
 
     ``warmup`` untimed calls, then one calibration call (kept as the first round when one call
-    already lasts ``min_round_s`` and there was a warm-up, or ``warm`` says ``fn`` is already
-    warm); each round repeats ``fn`` until it
-    lasts about ``min_round_s`` (``sync`` after the last call of a round, so GPU work is
-    counted). With ``budget_s`` the number of rounds is cut (to ``min_rounds`` at least) so
-    the whole measurement takes about that long.
+    already lasts ``min_round_s`` and either there was a warm-up or ``warm`` says ``fn`` is
+    warm); each round repeats ``fn`` until it lasts about ``min_round_s`` (``sync`` after the
+    last call of a round, so GPU work is counted). With ``budget_s`` the number of rounds is
+    cut (to ``min_rounds`` at least) so the whole measurement takes about that long.
     """
     sync = sync or (lambda: None)
     for _ in range(max(0, warmup)):
         fn()
     sync()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     fn()
     sync()
     one = max(time.perf_counter() - t0, 1e-9)
+    one_cpu = time.process_time() - c0
     calls = max(1, math.ceil(min_round_s / one))
     if budget_s is not None:
         rounds = max(min_rounds, min(rounds, int(budget_s / (one * calls))))
     # a slow call (one call fills a round) is its own first round: saves one long call
-    times = [one] if calls == 1 and (warmup > 0 or warm) else []
-    rounds -= len(times)
-    for _ in range(rounds):
-        t0 = time.perf_counter()
+    keep = calls == 1 and (warmup > 0 or warm)
+    times, cpu = ([one], [one_cpu]) if keep else ([], [])
+    for _ in range(rounds - len(times)):
+        c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(calls):
             fn()
         sync()
         times.append((time.perf_counter() - t0) / calls)
+        cpu.append((time.process_time() - c0) / calls)
     q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), len(times), calls, float(min(times)))
+    return Timing(float(med), float(q1), float(q3), len(times), calls, float(min(times)),
+                  float(np.median(cpu)))
 
 
-
-
-# device peaks and memory
 def matmul_peak(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
                 sizes: tuple[int, ...] | None = None, budget_s: float = 2.0) -> dict[str, Any]:
     """Attainable FLOP/s from square ``n × n`` matmuls (``2 n³`` FLOPs per call).
