@@ -401,6 +401,14 @@ class Trainer:
         self._accum = _EpochAccum()
         return row
 
+    def partial_epoch(self) -> dict[str, Any] | None:
+        """Means over the steps of the unfinished epoch (after a stop), or ``None``."""
+        if self._accum.steps == 0:
+            return None
+        return {"epoch": self.epoch + self.step_in_epoch / self.steps_per_epoch,
+                "step": self.global_step, "partial": True, **self._accum.means(),
+                "epoch_seconds": self._accum.seconds}
+
     def test_metrics(self) -> dict[str, float]:
         """Test distortion at the test channel: most probable code → channel → decoder."""
         from njscc.evaluate import evaluate_codec

@@ -95,12 +95,14 @@ def run(args: argparse.Namespace) -> int:
         print("njscc demo: interrupted", file=sys.stderr)
         return 128 + int(trainer.stopped_by_signal)
 
-    save_checkpoint(out / "model", model, extra={
+    ckpts = out / "checkpoints"
+    save_checkpoint(ckpts / "last", model, previous=ckpts / "prev", extra={
         "run": {"preset": "embedded", "dataset": "embedded",
                 "channel": {"name": "bsc", "train_param": args.train_eps},
                 "objective": {"name": "vimco", "kwargs": {"n_samples": 5}}},
         "history": history, "global_step": trainer.global_step})
-    atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    rows = history + [r for r in [trainer.partial_epoch()] if r is not None]
+    atomic_write_text(out / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     steps = trainer.global_step
     sweep = evaluate_sweep(model, test.images.to(device), chans, eps, seed=args.seed)
@@ -125,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
           f"{t_train:.0f} s) of training:")
     print(format_table(sweep))
     print(f"\nwrote {out}/: results {', '.join(p.name for p in paths)}, plot {plot.name}, "
-          f"originals vs reconstructions {grid.name}, model checkpoint model/ "
+          f"originals vs reconstructions {grid.name}, model checkpoint checkpoints/last "
           f"(total {time.perf_counter() - t_start:.0f} s)")
+    print(f"try: njscc eval --checkpoint {out}    njscc encode IMAGE.png -o x.njs --model {out}")
     return 0
 
 

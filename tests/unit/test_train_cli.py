@@ -37,10 +37,21 @@ def env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An uninterrupted run (in process; same code path as the subprocesses)."""
+    """An uninterrupted run (in process; same code path as the subprocesses). Read-only.
+
+    Under pytest-xdist the workers share one copy (built once, under a file lock)."""
+    from filelock import FileLock
+
     torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("ref") / "run"
-    assert main(["train", *TINY, "--epochs", str(EPOCHS), "--out", str(out)]) == 0
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent  # this session's folder, shared
+    else:
+        root = tmp_path_factory.mktemp("ref")
+    out = root / "njscc_train_cli_reference"
+    with FileLock(str(root / "njscc_train_cli_reference.lock")):
+        if not (out / "done").exists():
+            assert main(["train", *TINY, "--epochs", str(EPOCHS), "--out", str(out)]) == 0
+            (out / "done").touch()
     return out
 
 
@@ -205,3 +216,22 @@ def test_mnist_preset_needs_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("NJSCC_DATA_DIR", raising=False)
     assert main(["train", "--preset", "mnist", "--out", str(tmp_path / "o")]) == 2
     assert "--data-dir" in capsys.readouterr().err
+
+
+def test_demo_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's outputs (a time budget of 2 s keeps it short; the real one trains ~45 s)."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--max-seconds", "2", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "BSC SSE" in printed and "BEC SSE" in printed and str(out) in printed
+    for name in ("demo_bsc.json", "demo_bec.json", "distortion.png", "reconstructions.png",
+                 "train_log.jsonl"):
+        assert (out / name).stat().st_size > 0, name
+    r = load_result(out / "demo_bsc.json")
+    assert r["task"] == "demo" and r["metrics"]["param"] == [0.0, 0.05, 0.1, 0.2]
+    assert r["config"]["train"]["steps"] >= 1
+    assert load_model(out).config["kwargs"]["m"] == 100  # the run folder loads as a checkpoint
+    from PIL import Image
+
+    with Image.open(out / "reconstructions.png") as im:
+        assert im.size == (80 + 10 * 58 + 2, 8 * 58 + 2)  # 10 digits; original + 4 BSC + 3 BEC
