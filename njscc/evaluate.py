@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from channels.base import BinaryChannel
+from njscc.metrics import reconstruction_metrics
 from njscc.results import load_result, make_result, write_result
 
 __all__ = ["EPS_CHANNELS", "evaluate_codec", "evaluate_sweep", "make_channel", "plot_results",
@@ -65,13 +65,9 @@ def reconstruct_through(model: Any, x: Tensor, channel: BinaryChannel | None,
 
 
 def _per_image(model: Any, x: Tensor, x_hat: Tensor) -> dict[str, Tensor]:
-    d = x[0].numel()
-    sse = (x - x_hat).square().flatten(1).sum(1)
-    out = {"sse": sse, "psnr": 10.0 * torch.log10(1.0 / (sse / d).clamp_min(1e-10))}
-    if getattr(model, "likelihood", None) == "bernoulli":
-        p = x_hat.clamp(1e-7, 1 - 1e-7)
-        out["bce"] = F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)
-    return out
+    """Per-image SSE, MSE, PSNR (and BCE for binary data), ``[B]`` each (njscc.metrics)."""
+    return reconstruction_metrics(x, x_hat,
+                                  with_bce=getattr(model, "likelihood", None) == "bernoulli")
 
 
 @torch.no_grad()
@@ -99,7 +95,8 @@ def evaluate_codec(
             official NECST code's test protocol.
 
     Returns:
-        ``{"sse", "sse_se", "psnr", "psnr_se", ["bce", "bce_se"], "n_images", "n_draws"}``;
+        ``{"sse", "sse_se", "mse", "mse_se", "psnr", "psnr_se", ["bce", "bce_se"], "n_images",
+        "n_draws"}``;
         ``*_se`` is the standard error of the mean over images.
     """
     if n_draws < 1:
