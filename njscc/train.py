@@ -206,6 +206,8 @@ class Trainer:
             device = next(model.parameters()).device
         self.device = torch.device(device)
         self.model = model.to(self.device)
+        if hasattr(objective, "prepare"):
+            objective.prepare(self.model)  # creates codec-dependent objective parameters
         self.objective = objective.to(self.device)
         self.channel = channel.to(self.device)
         self.test_channel = (test_channel or channel).to(self.device)
@@ -217,8 +219,6 @@ class Trainer:
         self.on_epoch = on_epoch
 
         # separate Adam optimisers, as in the reference: encoder (φ), decoder (θ), objective
-        if hasattr(objective, "prepare"):
-            objective.prepare(self.model)  # creates codec-dependent objective parameters
         enc = list(model.encoder.parameters())
         dec = list(model.decoder.parameters())
         seen = {id(p) for p in enc + dec}
