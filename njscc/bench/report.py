@@ -175,10 +175,12 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
         f = roof["flops_per_image"]["total"]
         lines += ["", f"Roofline: {f:,} FLOP per decoded image"]
         for dt, r in roof["roofline"].items():
+            cpu = r.get("fraction_of_peak_cpu_time")
             lines.append(f"  {dt:16} peak {r['peak_flops_per_s'] / 1e9:7.1f} GFLOP/s -> "
                          f"{_fmt(r['attainable_images_per_s'])} images/s attainable; best "
                          f"{_fmt(r['best_images_per_s'])} ({r['best_decoder']}, batch "
-                         f"{r['best_batch']}) = {100 * r['fraction_of_peak']:.0f}% of peak")
+                         f"{r['best_batch']}) = {100 * r['fraction_of_peak']:.0f}% of peak"
+                         + (f" ({100 * cpu:.0f}% in CPU time)" if cpu else ""))
     summ = results.get("summary", {}).get("metrics")
     if summ:
         lines += ["", "Speed-ups measured in this run"]

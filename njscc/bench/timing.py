@@ -94,8 +94,8 @@ def matmul_peak(device: torch.device | str = "cpu", dtype: torch.dtype = torch.f
 
     Tries each ``n`` in ``sizes`` (default 1024 and 2048 on CPU, 4096 and 8192 on GPU) and
     reports the one with the best median: ``{"flops_per_s" (median), "flops_per_s_q1",
-    "flops_per_s_q3", "flops_per_s_best" (fastest round), "n", "dtype", "threads",
-    "by_size"}``.
+    "flops_per_s_q3", "flops_per_s_best" (fastest round), "flops_per_cpu_s" (per second of
+    process CPU time, all threads), "n", "dtype", "threads", "by_size"}``.
     """
     dev = torch.device(device)
     sizes = sizes or ((4096, 8192) if dev.type == "cuda" else (1024, 2048))
@@ -110,7 +110,9 @@ def matmul_peak(device: torch.device | str = "cpu", dtype: torch.dtype = torch.f
                         warmup=2, rounds=7, min_round_s=0.1, budget_s=budget_s / len(sizes))
         flops = 2.0 * n ** 3
         by_size[n] = {"flops_per_s": flops / t.median_s, "flops_per_s_q1": flops / t.q3_s,
-                      "flops_per_s_q3": flops / t.q1_s, "flops_per_s_best": flops / t.min_s}
+                      "flops_per_s_q3": flops / t.q1_s, "flops_per_s_best": flops / t.min_s,
+                      "flops_per_cpu_s": flops / t.cpu_median_s if t.cpu_median_s > 0
+                      else None}
         del a, b, c
     n_best = max(by_size, key=lambda n: by_size[n]["flops_per_s"])
     return {**by_size[n_best], "n": n_best, "dtype": str(dtype).replace("torch.", ""),
