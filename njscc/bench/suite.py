@@ -189,7 +189,7 @@ class BenchConfig:
     checkpoint: str | None = None
     seed: int = 0
     budget_s: float = 2.0                  # time per measurement (rounds are cut to fit)
-    chunk: int = 512                       # FusedMLPDecoder rows per block on CPU
+    chunk: int | None = None               # FusedMLPDecoder rows per block (CPU: 512 × threads)
     max_call_s: float = 15.0               # skip LDPC batches whose one call would take longer
     progress: bool = False
     notes: str = ""
@@ -258,7 +258,8 @@ def _necst_variants(model: nn.Module, cfg: BenchConfig, dev: torch.device,
 
     out = [_Variant("eager", "float32", eager)]
     if dev.type == "cpu":
-        out.append(_Variant("fused", "float32", FusedMLPDecoder(model, chunk=cfg.chunk)))
+        chunk = cfg.chunk or 512 * torch.get_num_threads()
+        out.append(_Variant("fused", "float32", FusedMLPDecoder(model, chunk=chunk)))
         if not cfg.quick:
             def bf16(y: Tensor) -> Tensor:
                 with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -398,7 +399,7 @@ class _Suite:
         self.necst_rows = rows
         return self.result("necst_decode", {"rows": rows, "accuracy_vs_eager_fp32": acc,
                                             "compile": info["compile"]},
-                           {"fused_chunk": cfg.chunk})
+                           {"fused_chunk": cfg.chunk or 512 * self.threads})
 
     def roofline(self) -> dict[str, Any]:
         flops = mlp_flops(self.model.decoder)
@@ -561,7 +562,7 @@ class _Suite:
         return self.result("encode", {"rows": rows})
 
     def stream(self) -> dict[str, Any]:
-        chunk = self.cfg.chunk if self.dev.type == "cpu" else 1 << 20
+        chunk = (self.cfg.chunk or 512 * self.threads) if self.dev.type == "cpu" else 1 << 20
         fused = FusedMLPDecoder(self.model, chunk=chunk, device=self.dev)
         mem = stream_decode(fused, self.cfg.stream, self.m, chunk=self.cfg.stream_chunk,
                             eps=self.cfg.eps, device=self.dev, seed=self.cfg.seed,
