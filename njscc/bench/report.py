@@ -191,6 +191,7 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
             lines.append(f"  {k:66} {v:10,.1f}x{mark}")
     mem = results.get("stream_memory", {}).get("metrics")
     if mem:
+        steady = _steady_rss(mem)
         lines += ["", f"Stream decode {mem['images']:,} images in chunks of {mem['chunk']}: "
                   f"{_fmt(mem['images_per_s'])} images/s; RSS {_fmt(mem['rss_before_mb'])} -> "
                   f"{_fmt(mem['rss_after_first_chunk_mb'])} (after chunk 1) -> "
@@ -198,7 +199,17 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
                   f"{mem['rss_growth_after_first_chunk_mb']:+.1f} MiB); peak RSS "
                   f"{_fmt(mem['maxrss_after_mb'])} MiB; Python-side peak "
                   f"{mem['tracemalloc_peak_kb']:.0f} KiB"]
+        if steady:
+            lines.append(f"  RSS after the first 10% of the images stays within {steady[0]:.0f}-"
+                         f"{steady[1]:.0f} MiB (steady state)")
     return "\n".join(lines)
+
+
+def _steady_rss(mem: dict[str, Any]) -> tuple[float, float] | None:
+    """(min, max) RSS over the samples taken after the first 10% of a stream decode."""
+    vals = [v for n, v in mem.get("rss_samples", []) if v is not None
+            and n >= 0.1 * mem.get("images", 0)]
+    return (min(vals), max(vals)) if vals else None
 
 
 def plot_throughput(out_dir: str | os.PathLike[str], png: str | os.PathLike[str] | None = None
