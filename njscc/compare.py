@@ -13,7 +13,8 @@ drawn from that file (:mod:`njscc.compare_plots`):
   LDPC: ⌈L / k⌉ · n at the rate :func:`design_rate` gives for ε), averaged over the images; the
   answer is the cheapest q whose mean distortion (decode failures included) is ≤ NECST's. The
   ideal code is exact arithmetic on the error-free distortion; LDPC is simulated (candidates
-  in order of cost whose error-free distortion is ≤ the target, until one meets it). Also the
+  in order of cost whose error-free distortion is ≤ the target, one per distinct cost, at
+  most ``max_tries``, until one meets it; "not reached" otherwise). Also the
   distortion-vs-bits curves at one ε (``rd``) with NECST at several m.
 * ``cliff`` — a separation scheme designed for one ε (code rate for that ε, quality chosen by
   the ``bits`` search there) evaluated at other test ε, next to NECST.
@@ -314,11 +315,11 @@ class CompareConfig:
     codes: tuple[str, ...] = ("ideal", "ldpc")
     qualities: dict[str, tuple[int, ...]] = field(
         default_factory=lambda: {k: tuple(v) for k, v in DEFAULT_QUALITIES.items()})
-    budgets: tuple[int, ...] = ()                # () → the m of every NECST model given
+    budgets: tuple[int, ...] = ()                # () → main m and the largest m (this channel)
     ldpc_k: int = 400
     ldpc_iter: int = 20
     decoder: str = "cpp"                         # "cpp" (ldpc package, sum-product) or "sionna"
-    max_tries: int = 6                           # LDPC simulations per bits-needed search
+    max_tries: int = 4                           # LDPC simulations per bits-needed search
     rd_eps: float = 0.1
     rd_sim_qualities: dict[str, tuple[int, ...]] = field(
         default_factory=lambda: {"jpeg": (1, 3, 5, 10, 25, 50), "webp": (0, 3, 10, 25, 50)})
@@ -519,12 +520,13 @@ class Comparison:
 
     # -------------------------------------------------------------- experiment 1: budget
     def run_budget(self) -> dict[str, Any]:
-        """Distortion vs ε at fixed channel budgets (``config.budgets``, default NECST's m)."""
+        """Distortion vs ε at fixed channel budgets (``config.budgets``; default: the reference
+        NECST's m and the largest m trained on this channel)."""
         from baselines import SeparationScheme, get_source
 
         cfg = self.cfg
-        budgets = sorted(set(cfg.budgets) or {n.m for n in self.necst if n.channel == self.channel}
-                         or {self.main.m})
+        own_m = [n.m for n in self.necst if n.channel == self.channel]
+        budgets = sorted(set(cfg.budgets) or {self.main.m, max(own_m, default=self.main.m)})
         curves: list[dict[str, Any]] = []
         for B in budgets:
             own = [n for n in self.necst if n.m == B]
@@ -603,7 +605,13 @@ class Comparison:
         order = sorted((b, d, i) for i, (b, d) in enumerate(zip(bits, free, strict=True))
                        if d <= target)
         exact = code_kind == "ideal" or float(eps) == 0.0
-        for b, _, i in order[: (1 if exact else self.cfg.max_tries)]:
+        tried_bits: list[float] = []
+        for b, _, i in order:
+            if len(out["tried"]) >= (1 if exact else self.cfg.max_tries):
+                break
+            if any(abs(b - t) <= 0.005 * t for t in tried_bits):
+                continue  # same cost (same blocks) as a failed better-quality candidate
+            tried_bits.append(b)
             sim = self.simulate(source, int(qs[i]), sent, code_kind, eps)
             out["tried"].append(int(qs[i]))
             if sim["sse"] <= target:

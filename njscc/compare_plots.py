@@ -95,9 +95,11 @@ def plot_budget(result: Any, out: str | os.PathLike[str]) -> Path:
             ax2.plot(x, c["cannot_fit_rate"], color=col, marker=".", lw=1.2)
             ax2.plot(x, c["failure_rate"], color=col, ls=":", marker="x", lw=1)
         ax.axhline(m["fallback_sse"], color="grey", ls="--", lw=1)
-        ax.text(min(eps), m["fallback_sse"] * 1.06, f"fallback: mean image (SSE "
-                f"{m['fallback_sse']:.1f})", color="grey", fontsize=8)
         ax.set_yscale("log")
+        lo = min(min(v for v in c["sse"] if v is not None) for c in curves)
+        ax.set_ylim(min(lo, m["fallback_sse"]) / 1.25, m["fallback_sse"] * 1.35)
+        ax.text(min(eps), m["fallback_sse"] * 1.08, f"fallback: mean image (SSE "
+                f"{m['fallback_sse']:.1f})", color="grey", fontsize=8)
         ax.set_ylabel("distortion: mean per-image SSE")
         ax.set_title(_title(r, f"{B} channel bits per image"), fontsize=9)
         ax.grid(alpha=0.3, which="both")
@@ -242,7 +244,8 @@ def plot_cliff(result: Any, out: str | os.PathLike[str]) -> Path:
                     label=lab)
         if c.get("sse_no_detection"):
             ax.plot(eps, c["sse_no_detection"], color=col, ls="--", lw=0.9, alpha=0.6,
-                    label="  same, no error detection (garbage pixels kept)")
+                    label="  same receiver without error detection (garbage pixels kept)",
+                    zorder=1)
         ax.axvline(c["design_eps"], color=col, ls=":", lw=1)
         ax2.plot(eps, c["failure_rate"], color=col, ls=ls, marker="s", label="decode failures")
         ax2.plot(eps, c["block_error_rate"], color=col, ls=ls, marker="x", alpha=0.6,
@@ -255,7 +258,10 @@ def plot_cliff(result: Any, out: str | os.PathLike[str]) -> Path:
     ax.set_ylabel("distortion: mean per-image SSE")
     ax.set_title(_title(r, "designed for one ε, tested at others"), fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper left")
+    h, lab = ax.get_legend_handles_labels()
+    order = sorted(range(len(lab)), key=lambda i: (not lab[i].startswith("NECST"),
+                                                   lab[i].startswith("  same"), i))
+    ax.legend([h[i] for i in order], [lab[i] for i in order], fontsize=7, loc="upper left")
     ax2.set_xlabel("test ε (dotted vertical line: the ε the separation scheme was designed for)",
                    fontsize=8)
     ax2.set_ylabel("rate", fontsize=8)

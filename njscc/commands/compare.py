@@ -56,7 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
                    help="model keyword for --train-missing, e.g. base_channels=16")
     p.add_argument("--budgets", default=None,
-                   help="fixed channel budgets (bits/image); default: the NECST code lengths")
+                   help="fixed channel budgets (bits/image); default: --m and the largest NECST m "
+                   "trained on the channel")
     p.add_argument("--experiments", default="budget,bits,cliff", help="which to run")
     p.add_argument("--decoder", default="cpp", choices=("cpp", "sionna"),
                    help="LDPC BP decoder: the ldpc package's C++ sum-product (fast) or Sionna's")
