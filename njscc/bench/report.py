@@ -34,8 +34,8 @@ def speedups(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     reported for one-thread pairs).
     """
     nd = results["necst_decode"]["metrics"]["rows"]
-    sep = results["separation_decode"]["metrics"]["rows"]
-    cw = results["ldpc_codewords"]["metrics"]["rows"]
+    sep = results.get("separation_decode", {}).get("metrics", {}).get("rows", [])
+    cw = results.get("ldpc_codewords", {}).get("metrics", {}).get("rows", [])
     threads = max(r["threads"] for r in nd)
     best_all = _best(nd, "images_per_s", threads=threads, dtype="float32")
     if best_all is None:

@@ -336,6 +336,9 @@ class _Suite:
         if dev.type == "cuda":
             self.common["cuda_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
         self.codes: dict[tuple[str, int, int], Any] = {}
+        #: LDPC decoders whose libraries are installed (the others are listed as unavailable)
+        self.available, self.unavailable = _available_decoders()
+        self.common["ldpc_unavailable"] = self.unavailable
         self.jpeg = _source.JPEGCodec(cfg.jpeg_quality, header_known=True)
         n_steps = (len(cfg.batches) * 5 + len(cfg.sep_batches) * 4
                    + len(cfg.ldpc_codes) * len(cfg.cw_batches) * 4 + 6)
@@ -467,7 +470,7 @@ class _Suite:
         rows: list[dict[str, Any]] = []
         skipped: list[dict[str, Any]] = []
         for (k, n) in cfg.ldpc_codes:
-            for name in LDPC_DECODERS:
+            for name in self.available:
                 code = self._code(name, k, n)
                 cmax = max(cfg.cw_batches)
                 u = (torch.rand(cmax, code.k, generator=self.g) < 0.5).to(torch.uint8)
@@ -501,7 +504,7 @@ class _Suite:
         jpeg, images = self.jpeg, self.images
         sizes = [jpeg.sizes(im) for im in images[:256]]
         rows = []
-        for name in LDPC_DECODERS:
+        for name in self.available:
             rx = SeparationReceiver(jpeg, self._code(name, k0, n0), self.channel)
             for b in cfg.sep_batches:
                 batch = rx.transmit(images[:b], self.g)
@@ -538,8 +541,8 @@ class _Suite:
     def encode(self) -> dict[str, Any]:
         k0, n0 = self.cfg.ldpc_codes[0]
         jpeg = self.jpeg
-        sender = SeparationReceiver(jpeg, self._code("sionna-bp20-boxplus-phi", k0, n0),
-                                    self.channel)
+        sender = (SeparationReceiver(jpeg, self._code(self.available[0], k0, n0), self.channel)
+                  if self.available else None)
         xs = torch.from_numpy(self.images[:256]).float().div(255).unsqueeze(1).to(self.dev)
         rows = []
         for b in (1, min(256, len(xs))):
@@ -549,11 +552,13 @@ class _Suite:
                 with torch.inference_mode():
                     return self.model.compress(xb)
 
-            for name, fn, th, sync in (
-                    ("necst-compress", necst_enc, self.threads, self.sync),
-                    (f"jpeg+ldpc5g({k0},{n0})", lambda ib=ib: sender.encode(ib), self.threads,
-                     None),
-                    ("jpeg-only", lambda ib=ib: [jpeg.encode(im) for im in ib], 1, None)):
+            todo = [("necst-compress", necst_enc, self.threads, self.sync),
+                    ("jpeg-only", lambda ib=ib: [jpeg.encode(im) for im in ib], 1, None)]
+            if sender is not None:
+                enc_name = "pyldpc" if self.available[0] == "pyldpc" else "ldpc5g"
+                todo.insert(1, (f"jpeg+{enc_name}({k0},{n0})",
+                                lambda ib=ib: sender.encode(ib), self.threads, None))
+            for name, fn, th, sync in todo:
                 t = self._time(fn, sync=sync, rounds=5)
                 rows.append(_row(encoder=name, batch=b, threads=th, median_s=t.median_s,
                                  **t.rates(b, "images_per_s"),
@@ -574,6 +579,22 @@ class _Suite:
 
 #: LDPC decoders of the separation pipeline (names used in results files)
 LDPC_DECODERS = ("sionna-bp20-boxplus-phi", "sionna-bp20-minsum", "cpp-minsum", "pyldpc")
+_NEEDS = {"sionna-bp20-boxplus-phi": ("sionna.phy",), "sionna-bp20-minsum": ("sionna.phy",),
+          "cpp-minsum": ("sionna.phy", "ldpc"), "pyldpc": ("pyldpc",)}
+
+
+def _available_decoders() -> tuple[list[str], dict[str, str]]:
+    """(decoders whose libraries import, {decoder: reason} for the others)."""
+    import importlib.util
+
+    ok, missing = [], {}
+    for name in LDPC_DECODERS:
+        absent = [m for m in _NEEDS[name] if importlib.util.find_spec(m.split(".")[0]) is None]
+        if absent:
+            missing[name] = f"not installed: {', '.join(absent)} (pip install 'njscc[fec]')"
+        else:
+            ok.append(name)
+    return ok, missing
 
 
 def run_suite(cfg: BenchConfig) -> dict[str, dict[str, Any]]:

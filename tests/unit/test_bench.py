@@ -176,6 +176,7 @@ def test_fused_cuda_matches_cpu(necst: nn.Module) -> None:  # pragma: no cover -
 # -- separation side ---------------------------------------------------------------------------
 @pytest.mark.sionna
 def test_five_g_layout_consistent() -> None:
+    pytest.importorskip("sionna.phy")
     from baselines.codes import LDPC5G
 
     code = LDPC5G(100, 200)
@@ -196,6 +197,8 @@ def test_five_g_layout_consistent() -> None:
 @pytest.mark.sionna
 @pytest.mark.parametrize("which", ["5g", "pyldpc"])
 def test_cpp_bp_code_decodes(which: str) -> None:
+    pytest.importorskip("ldpc")
+    pytest.importorskip("pyldpc")
     import channels
     from baselines.codes import LDPC5G, get_code
 
@@ -226,6 +229,7 @@ def test_cpp_bp_code_decodes(which: str) -> None:
 
 @pytest.mark.sionna
 def test_separation_receiver_noiseless_equals_jpeg() -> None:
+    pytest.importorskip("sionna.phy")
     import channels
     from baselines.codes import LDPC5G
     from baselines.source import JPEGCodec
@@ -246,13 +250,16 @@ def test_separation_receiver_noiseless_equals_jpeg() -> None:
 
 # -- the suite, its files and the command -----------------------------------------------------
 def _tiny_cfg(**kw: object) -> bench.BenchConfig:
-    return bench.BenchConfig.make_quick(batches=(1, 8), sep_batches=(1,), cw_batches=(1, 4),
-                                        threads=1, budget_s=0.02, stream=3000, stream_chunk=1000,
-                                        **kw)
+    base: dict[str, object] = {"batches": (1, 8), "sep_batches": (1,), "cw_batches": (1, 4),
+                               "threads": 1, "budget_s": 0.02, "stream": 3000,
+                               "stream_chunk": 1000}
+    return bench.BenchConfig.make_quick(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
 def suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    for mod in ("sionna.phy", "ldpc", "pyldpc"):
+        pytest.importorskip(mod)
     out = tmp_path_factory.mktemp("tp")
     res = bench.run_suite(_tiny_cfg())
     bench.write_suite(res, out)
@@ -361,6 +368,8 @@ def test_stream_decode_no_growth(necst: nn.Module) -> None:
 
 @pytest.mark.sionna
 def test_cli_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for mod in ("sionna.phy", "ldpc", "pyldpc"):
+        pytest.importorskip(mod)
     rc = main(["bench", "--quick", "--threads", "1", "--batches", "1,4", "--budget", "0.02",
                "--out", str(tmp_path)])
     out = capsys.readouterr().out
@@ -387,3 +396,21 @@ def test_cli_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     if not torch.cuda.is_available():
         assert main(["bench", "--quick", "--device", "cuda", "--out", str(tmp_path)]) == 2
         assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_suite_without_fec_libraries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Missing LDPC libraries: NECST is still measured, the decoders are listed as unavailable."""
+    from njscc.bench import suite
+
+    monkeypatch.setattr(suite, "_available_decoders",
+                        lambda: ([], {d: "not installed: test" for d in suite.LDPC_DECODERS}))
+    res = bench.run_suite(_tiny_cfg(stream=0))
+    assert res["ldpc_codewords"]["metrics"]["rows"] == []
+    assert res["separation_decode"]["metrics"]["rows"] == []
+    assert res["summary"]["metrics"]["ratios"] == {}
+    assert set(res["necst_decode"]["config"]["ldpc_unavailable"]) == set(suite.LDPC_DECODERS)
+    assert [r["encoder"] for r in res["encode"]["metrics"]["rows"]][:2] == ["necst-compress",
+                                                                           "jpeg-only"]
+    bench.write_suite(res, tmp_path)
+    assert "necst-fused" in bench.format_table(bench.load_suite(tmp_path))
+    assert bench.plot_throughput(tmp_path).exists()
