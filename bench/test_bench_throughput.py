@@ -46,7 +46,8 @@ def _run(benchmark: Any, fn: Callable[[], Any], sync: Callable[[], None], rounds
 def _record(benchmark: Any, info: dict[str, Any], items: int, unit: str, **kw: Any) -> None:
     info.update(kw)
     info["threads"] = torch.get_num_threads()
-    median = benchmark.stats.stats.median
+    stats = getattr(benchmark, "stats", None)  # None under --benchmark-disable
+    median = stats.stats.median if stats is not None else 0.0
     info[f"{unit}_per_s_median"] = items / median if median > 0 else None
 
 
