@@ -158,9 +158,9 @@ def plot_bits(result: Any, out: str | os.PathLike[str]) -> Path:
                 ax.scatter([e], [top * 1.6], color=_color(c["scheme"]), marker="^",
                            facecolor="none", s=40)
     ax.set_yscale("log")
-    ax.set_xlabel("channel error / erasure probability ε (train = test for NECST: "
-                  f"{t['trained_on']['channel'].upper()} {t['trained_on']['param']:g})",
-                  fontsize=8)
+    ax.set_xlabel("channel error / erasure probability ε (NECST trained at "
+                  f"{t['trained_on']['channel'].upper()} {t['trained_on']['param']:g}, "
+                  "tested at ε)", fontsize=8)
     ax.set_ylabel("channel bits per image (mean)")
     ax.grid(alpha=0.3, which="both")
     h, lab = ax.get_legend_handles_labels()

@@ -100,9 +100,14 @@ def _finish(out: object, quiet: bool) -> list:
     if not paths:
         raise FileNotFoundError(f"--out {out}: no compare results (*_budget/bits/cliff.json)")
     pngs = plot_all(paths)
-    order = {"bits": 0, "budget": 1, "cliff": 2}
-    ordered = sorted(paths, key=lambda p: (p.stem.rsplit("_", 2)[0],
-                                           order[p.stem.rsplit("_", 1)[-1]]))
+    order = {"bits": 0, "budget": 1, "cliff": 2, "bsc": 0, "bec": 1}
+
+    def key(p: Path) -> tuple:
+        parts = p.stem.rsplit("_", 2)  # dataset, channel, experiment
+        return (-len(parts), parts[0] != "mnist", parts[0], order.get(parts[1], 2),
+                parts[1], order[parts[2]]) if len(parts) == 3 else (0, p.stem)
+
+    ordered = sorted(paths, key=key)
     text = summary_markdown(ordered)
     atomic_write_text(out / "summary.md", text + "\n")
     if not quiet:
