@@ -435,7 +435,10 @@ class Comparison:
             if decoder == "cpp":
                 from njscc.bench.separation import CppBpCode
 
-                base = CppBpCode(base, max_iter=self.cfg.ldpc_iter, bp_method="product_sum")
+                try:
+                    base = CppBpCode(base, max_iter=self.cfg.ldpc_iter, bp_method="product_sum")
+                except ImportError as e:
+                    raise ImportError(f"{e}; or decode with Sionna (--decoder sionna)") from e
             self._codes[key] = base
         return self._codes[key]
 
