@@ -184,6 +184,12 @@ class PyLDPC(ChannelCode):
     chunks; its loop stops when every word of the chunk satisfies all checks, or after
     ``num_iter`` iterations (the non-convergence warning is silenced: failures show up as
     errors in the returned bits).
+
+    Gallager's random construction can repeat a column of H, which makes a weight-2 codeword
+    (two bits whose flips no check sees: an error floor). ``seed`` is therefore the first seed
+    tried; the construction moves on to ``seed + 1, …`` until H has no repeated column and
+    records the one used as ``construction_seed`` (e.g. n = 198, seed 0 has one repeated
+    column; seed 1 has none).
     """
 
     name = "pyldpc"
@@ -202,8 +208,14 @@ class PyLDPC(ChannelCode):
             raise ValueError(f"n: d_c={d_c} must divide n={n}")
         self._pyldpc = pyldpc
         self.d_v, self.d_c, self.num_iter, self.seed = d_v, d_c, int(num_iter), int(seed)
-        H, G = pyldpc.make_ldpc(n, d_v, d_c, systematic=True, sparse=True, seed=seed)
-        self.H = np.asarray(H, dtype=np.int64)
+        for attempt in range(64):
+            H, G = pyldpc.make_ldpc(n, d_v, d_c, systematic=True, sparse=True,
+                                    seed=self.seed + attempt)
+            H = np.asarray(H, dtype=np.int64)
+            if np.unique(H, axis=1).shape[1] == H.shape[1]:
+                break
+        self.construction_seed = self.seed + attempt
+        self.H = H
         self.G = np.asarray(G, dtype=np.int64)  # [n, k], identity on the first k rows
         self.n, self.k = self.G.shape
         m = self.H.shape[0]
@@ -212,7 +224,8 @@ class PyLDPC(ChannelCode):
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "d_v": self.d_v, "d_c": self.d_c,
-                "num_iter": self.num_iter, "seed": self.seed}
+                "num_iter": self.num_iter, "seed": self.seed,
+                "construction_seed": self.construction_seed}
 
     def encode(self, bits: Tensor) -> Tensor:
         bits = _check_bits(bits, self.k)

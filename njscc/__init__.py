@@ -4,6 +4,7 @@ Public API (imported lazily so ``import njscc`` stays light)::
 
     njscc.encode(model, images) -> bytes      # bitstream with header + CRC
     njscc.decode(model, data) -> images
+    njscc.transmit(data, channel, generator) -> (received bytes, stats)   # simulated channel
     njscc.models.get("necst_mlp", m=100)      # registry
 """
 
@@ -14,12 +15,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["LatentCodec", "__version__", "decode", "encode", "load_model", "models"]
+__all__ = ["LatentCodec", "__version__", "decode", "encode", "load_model", "models", "transmit"]
 
 _LAZY = {
     "LatentCodec": ("njscc.codec", "LatentCodec"),
     "encode": ("njscc.bitstream", "encode"),
     "decode": ("njscc.bitstream", "decode"),
+    "transmit": ("njscc.bitstream", "transmit"),
     "load_model": ("njscc.checkpoint", "load_model"),
     "models": ("njscc.models", None),
 }

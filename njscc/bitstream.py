@@ -52,6 +52,7 @@ from torch import Tensor
 from channels.base import ERASED
 
 if TYPE_CHECKING:
+    from channels.base import BinaryChannel
     from njscc.codec import LatentCodec
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "encode",
     "model_fingerprint",
     "pack_bits",
+    "transmit",
     "unpack",
 ]
 
@@ -493,3 +495,49 @@ def decode(
     if not out:
         return torch.zeros((0, *stream.data_shape), dtype=dtype)
     return torch.cat(out).clamp_(0.0, 1.0)
+
+
+def transmit(data: bytes, channel: BinaryChannel,
+             generator: torch.Generator | None = None) -> tuple[bytes, dict[str, Any]]:
+    """Send a bitstream's code bits through a noisy ``channel``; returns ``(received, stats)``.
+
+    ``received`` is a bitstream again (same header): flipped bits are stored flipped, erasures
+    go into the erasure plane (:func:`decode` feeds them to the decoder as ``ERASED``), bits
+    erased in the input stay erased. Channels with real-valued outputs are refused
+    (``ValueError``): a bitstream holds only bits and erasures.
+
+    Args:
+        data: bitstream bytes (from :func:`encode` or a previous ``transmit``).
+        channel: a hard-output :class:`channels.base.BinaryChannel` (``channels.get("bsc", 0.1)``).
+        generator: ``torch.Generator`` for the channel noise (same seed ⇒ same output).
+
+    ``stats``: ``{"bits", "flipped", "erased", "already_erased"}`` counted over the positions
+    that were not erased in the input.
+    """
+    stream = unpack(data)
+    bits = stream.bits.to(torch.float32)
+    old = stream.erased if stream.erased is not None else torch.zeros_like(bits, dtype=torch.bool)
+    with torch.no_grad():
+        y = channel(bits, generator=generator)
+    if tuple(y.shape) != tuple(bits.shape):
+        raise ValueError(f"channel returned shape {list(y.shape)} for bits "
+                         f"{list(bits.shape)}")
+    y = y.to(torch.float32)
+    hard = (y == 0) | (y == 1) | (y == ERASED)
+    if not bool(hard.all()):
+        raise ValueError(f"channel {getattr(channel, 'name', channel)!r} has real-valued "
+                         "(soft) outputs; a bitstream stores only bits and erasures: use a "
+                         "hard-decision channel")
+    new_erased = (y == ERASED) & ~old
+    flipped = (y != bits) & (y != ERASED) & ~old
+    erased = old | (y == ERASED)
+    received = torch.where(erased, torch.zeros_like(bits), y).to(torch.uint8)
+    can_erase = ERASED in tuple(getattr(channel, "alphabet", ()))
+    mask = erased if (stream.has_erasures or can_erase or bool(erased.any())) else None
+    try:
+        out = pack_bits(received, mask, model_id=stream.model_id, data_shape=stream.data_shape)
+    except ValueError as e:  # pragma: no cover - would be a bug above
+        raise BitstreamError(f"cannot repack the received bits: {e}") from None
+    stats = {"bits": int((~old).sum()), "flipped": int(flipped.sum()),
+             "erased": int(new_erased.sum()), "already_erased": int(old.sum())}
+    return out, stats

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +36,26 @@ COMMANDS: dict[str, str] = {
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
                PermissionError, FileExistsError, ImportError)
+
+
+def _openmp_wait_policy() -> None:
+    """Let idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when the machine is busy.
+
+    OpenMP's default *active* waiting is fastest on idle cores (one MNIST training step with 2
+    threads: 23 ms active vs 36 ms passive), but on a machine already loaded by other jobs the
+    spinning threads fight them (0.55 s vs 0.17 s per step measured at load 5 on 2 cores). So
+    the policy follows the load when the CLI starts; an ``OMP_WAIT_POLICY`` set by the user is
+    never changed. Must run before torch is imported.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
+        return
+    try:
+        load = os.getloadavg()[0]
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    except OSError:
+        return
+    if load >= 0.75 * (cpus or 1):
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -61,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``njscc`` console script; returns the exit code."""
+    _openmp_wait_policy()
     parser = _build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

@@ -11,10 +11,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
-
-# OpenMP threads that sleep instead of spin when idle (see njscc train); before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["HELP", "add_arguments", "run"]
 

@@ -15,9 +15,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["HELP", "add_arguments", "run"]
 

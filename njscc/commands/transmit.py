@@ -9,12 +9,7 @@ the input stay erased. The header (model id, m, N, shape) is kept.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import torch
-
-    from channels.base import BinaryChannel
+from typing import Any
 
 __all__ = ["HELP", "add_arguments", "run", "transmit_stream"]
 
@@ -32,45 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seed of the channel's torch.Generator (None: a random seed, printed)")
 
 
-def transmit_stream(data: bytes, channel: BinaryChannel,
-                    generator: torch.Generator | None = None) -> tuple[bytes, dict[str, Any]]:
-    """Send a stream's bits through ``channel``. Returns ``(new_bytes, stats)``.
+def transmit_stream(*args: Any, **kwargs: Any) -> tuple[bytes, dict[str, Any]]:
+    """:func:`njscc.bitstream.transmit` (imported lazily so ``njscc --help`` stays fast)."""
+    from njscc.bitstream import transmit
 
-    ``stats``: ``{"bits", "flipped", "erased", "already_erased"}`` counted over the positions
-    that were not erased in the input.
-    """
-    import torch
-
-    from channels.base import ERASED
-    from njscc.bitstream import BitstreamError, pack_bits, unpack
-
-    stream = unpack(data)
-    bits = stream.bits.to(torch.float32)
-    old = stream.erased if stream.erased is not None else torch.zeros_like(bits, dtype=torch.bool)
-    with torch.no_grad():
-        y = channel(bits, generator=generator)
-    if tuple(y.shape) != tuple(bits.shape):
-        raise ValueError(f"channel returned shape {list(y.shape)} for bits "
-                         f"{list(bits.shape)}")
-    y = y.to(torch.float32)
-    hard = (y == 0) | (y == 1) | (y == ERASED)
-    if not bool(hard.all()):
-        raise ValueError(f"channel {getattr(channel, 'name', channel)!r} has real-valued "
-                         "(soft) outputs; a bitstream stores only bits and erasures: use a "
-                         "hard-decision channel")
-    new_erased = (y == ERASED) & ~old
-    flipped = (y != bits) & (y != ERASED) & ~old
-    erased = old | (y == ERASED)
-    received = torch.where(erased, torch.zeros_like(bits), y).to(torch.uint8)
-    can_erase = ERASED in tuple(getattr(channel, "alphabet", ()))
-    mask = erased if (stream.has_erasures or can_erase or bool(erased.any())) else None
-    try:
-        out = pack_bits(received, mask, model_id=stream.model_id, data_shape=stream.data_shape)
-    except ValueError as e:  # pragma: no cover - would be a bug above
-        raise BitstreamError(f"cannot repack the received bits: {e}") from None
-    stats = {"bits": int((~old).sum()), "flipped": int(flipped.sum()),
-             "erased": int(new_erased.sum()), "already_erased": int(old.sum())}
-    return out, stats
+    return transmit(*args, **kwargs)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,9 +17,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["HELP", "OOD_SETS", "add_arguments", "run"]
 

@@ -109,6 +109,17 @@ def test_pyldpc_systematic_and_parity_checks(generator):
     assert not ((code.H @ c.T) % 2).any()
 
 
+@pytest.mark.parametrize("n", [60, 198])
+def test_pyldpc_has_no_repeated_columns(n):
+    """A repeated column of H is a weight-2 codeword; seed 0 gives one at n = 60 and 198, so
+    the construction must have moved on to another seed (and say which)."""
+    code = PyLDPC(n, 3, 6, seed=0)
+    assert np.unique(code.H, axis=1).shape[1] == n
+    assert code.construction_seed > 0
+    assert code.config()["construction_seed"] == code.construction_seed
+    assert (code.H.sum(0) == 3).all()
+
+
 def test_erasures_are_llr_zero(generator):
     bec = channels.get("bec", 0.3)
     code = RepetitionCode(5, k=20)

@@ -115,3 +115,26 @@ def test_registry_channels(name: str) -> None:
     count = st["flipped"] if name == "bsc" else st["erased"]
     other = st["erased"] if name == "bsc" else st["flipped"]
     assert lo <= count <= hi and other == 0
+
+
+def test_public_transmit_and_quickstart_example(tmp_path):
+    """``njscc.transmit`` is the library function, and the README's quickstart script runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import njscc
+    from njscc.bitstream import transmit
+    from njscc.checkpoint import save_checkpoint
+
+    assert njscc.transmit is transmit
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "ck", njscc.models.get("necst_mlp", m=16))
+    script = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    out = tmp_path / "q.png"
+    r = subprocess.run([sys.executable, str(script), "--model", str(tmp_path / "ck"),
+                        "--out", str(out), "--n", "4"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "bsc(0.1)" in r.stdout and "bec(0.2)" in r.stdout
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
