@@ -207,30 +207,6 @@ def plot_rd_plane(result: Mapping[str, Any], out: str | os.PathLike[str],
     return out
 
 
-def parse_float_list(text: str, what: str) -> list[float]:
-    """``"0.1,1,10"`` → floats (``ValueError`` naming ``what``)."""
-    try:
-        vals = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"{what}: no values in {text!r}")
-    return vals
-
-
-def parse_int_list(text: str, what: str, allow_empty: bool = False) -> list[int]:
-    """``"256,256"`` → ints."""
-    try:
-        vals = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{what}: expected comma-separated integers, got {text!r}") from None
-    if not vals and not allow_empty:
-        raise ValueError(f"{what}: no values in {text!r}")
-    if any(v < 1 for v in vals):
-        raise ValueError(f"{what}: values must be >= 1, got {vals}")
-    return vals
-
-
 def history_summary(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Epochs, total training seconds and the last row's statistics."""
     if not history:

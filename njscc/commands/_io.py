@@ -1,4 +1,4 @@
-"""Helpers shared by the ``encode``/``decode``/``transmit`` commands (no heavy imports)."""
+"""Helpers shared by the commands: argument lists, codec/stream loading (no heavy imports)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,32 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from njscc.codec import LatentCodec
 
-__all__ = ["check_output", "load_codec", "named_errors", "read_stream"]
+__all__ = ["check_output", "load_codec", "named_errors", "parse_floats", "parse_ints",
+           "read_stream"]
+
+
+def parse_floats(text: str, what: str) -> list[float]:
+    """``"0,0.05,0.1"`` → ``[0.0, 0.05, 0.1]`` (``ValueError`` naming the option ``what``)."""
+    try:
+        vals = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise ValueError(f"{what}: no values in {text!r}")
+    return vals
+
+
+def parse_ints(text: str, what: str, allow_empty: bool = False) -> list[int]:
+    """``"256,256"`` → ``[256, 256]``; every value ≥ 1 (``ValueError`` naming ``what``)."""
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"{what}: expected comma-separated integers, got {text!r}") from None
+    if not vals and not allow_empty:
+        raise ValueError(f"{what}: no values in {text!r}")
+    if any(v < 1 for v in vals):
+        raise ValueError(f"{what}: values must be >= 1, got {vals}")
+    return vals
 
 
 def _same(a: Path, b: Path) -> bool:

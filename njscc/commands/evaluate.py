@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from njscc.commands._io import parse_floats  # re-exported: demo and compare import it from here
+
 __all__ = ["HELP", "add_arguments", "parse_floats", "parse_names", "run"]
 
 HELP = "evaluate a checkpoint: test distortion (SSE, PSNR, BCE) vs channel noise, plots"
-
-
-def parse_floats(text: str, what: str) -> list[float]:
-    """``"0,0.05,0.1"`` → ``[0.0, 0.05, 0.1]`` (``ValueError`` naming ``what``)."""
-    try:
-        vals = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"{what}: no values in {text!r}")
-    return vals
 
 
 def parse_names(text: str, what: str) -> list[str]:

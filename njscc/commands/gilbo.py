@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from njscc.checkpoint import find_checkpoint, load_model
+    from njscc.commands._io import parse_ints
     from njscc.gilbo import codec_gilbo
-    from njscc.rd import parse_int_list
     from njscc.results import make_result, write_result
     from njscc.train import pick_device
 
-    hidden = parse_int_list(args.hidden, "--hidden", allow_empty=True)
+    hidden = parse_ints(args.hidden, "--hidden", allow_empty=True)
     if args.steps < 0 or args.batch_size < 1 or args.n_eval < 2:
         raise ValueError("--steps must be >= 0, --batch-size >= 1 and --n-eval >= 2")
     if args.threads is not None:

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from njscc.checkpoint import find_checkpoint, load_checkpoint, load_model
+    from njscc.commands._io import parse_floats, parse_ints
     from njscc.data import load_dataset
     from njscc.evaluate import make_channel
     from njscc.gilbo import codec_gilbo
@@ -65,18 +66,16 @@ def run(args: argparse.Namespace) -> int:
         history_summary,
         markdown_table,
         necst_point,
-        parse_float_list,
-        parse_int_list,
         plot_rd_plane,
         train_codec,
         vae_point,
     )
     from njscc.results import atomic_write_text, make_result, write_result
 
-    betas = parse_float_list(args.betas, "--betas")
+    betas = parse_floats(args.betas, "--betas")
     if any(b < 0 for b in betas):
         raise ValueError(f"--betas must be >= 0, got {betas}")
-    hidden = parse_int_list(args.hidden, "--hidden", allow_empty=True)
+    hidden = parse_ints(args.hidden, "--hidden", allow_empty=True)
     for name in ("m", "epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")

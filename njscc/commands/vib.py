@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from njscc.commands._io import parse_floats, parse_ints
     from njscc.data import load_dataset
-    from njscc.rd import parse_float_list, parse_int_list
     from njscc.results import write_result
     from njscc.uncertainty import (
         kodak_grey_crops,
@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
     )
     from njscc.vib import plot_vib, run_vib_experiment
 
-    betas = parse_float_list(args.betas, "--betas")
+    betas = parse_floats(args.betas, "--betas")
     if any(b < 0 for b in betas):
         raise ValueError(f"--betas must be >= 0, got {betas}")
-    hidden = parse_int_list(args.hidden, "--hidden", allow_empty=True)
+    hidden = parse_ints(args.hidden, "--hidden", allow_empty=True)
     ood_names = [] if args.ood.strip().lower() == "none" else [
         t.strip().lower() for t in args.ood.split(",") if t.strip()]
     bad = [n for n in ood_names if n not in OOD_SETS]
