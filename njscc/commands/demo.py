@@ -17,8 +17,8 @@ HELP = "train a small NECST on bundled MNIST digits (~1 min, CPU), evaluate over
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder")
-    p.add_argument("--epochs", type=int, default=8, help="training epochs (120 steps each)")
-    p.add_argument("--max-seconds", type=float, default=45.0,
+    p.add_argument("--epochs", type=int, default=15, help="training epochs (120 steps each)")
+    p.add_argument("--max-seconds", type=float, default=55.0,
                    help="training time budget (stops after the step that passes it)")
     p.add_argument("--m", type=int, default=100, help="code length in bits")
     p.add_argument("--train-eps", type=float, default=0.1, help="BSC flip probability in training")
