@@ -31,6 +31,10 @@ done
 njscc vib --data-dir "$DATA" --betas 1e-3 --m 256 --hidden 1024,1024 --epochs 6 \
     --runs-dir runs/vib/paper --out results/vib/paper --threads "$T"
 
+# 3b. the same with a longer budget (7 min of training per model; 1.38 % error here)
+njscc vib --data-dir "$DATA" --betas 1e-3 --m 256 --hidden 1024,1024 --epochs 30 --max-minutes 7 \
+    --lr 5e-4 --runs-dir runs/vib/long --out results/vib/long --threads "$T"
+
 # 4. VIB beta sweep, smaller encoder (784-512-512-2x256), 1 epoch each
 njscc vib --data-dir "$DATA" --betas 1e-4,1e-3,1e-2,1e-1,1 --m 256 --hidden 512,512 --epochs 1 \
     --no-baseline --runs-dir runs/vib/sweep --out results/vib/sweep --threads "$T"
