@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "rd-sweep": "rd_sweep",
     "vib": "vib",
     "gilbo": "gilbo",
+    "downstream": "downstream",
 }
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
