@@ -18,7 +18,7 @@ import torch
 import channels
 from baselines.codes import get_code
 from baselines.simulate import simulate_code_ber
-from njscc.results import make_result, write_result
+from njscc.results import make_result, save_figure, write_result
 
 
 def main() -> None:
@@ -82,8 +82,7 @@ def plot(json_path: Path, png: Path) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
+    save_figure(fig, png, dpi=110)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from njscc.results import save_figure
+
 __all__ = ["COLORS", "plot_all", "plot_bits", "plot_budget", "plot_cliff", "plot_rd",
            "summary_markdown"]
 
@@ -40,14 +42,6 @@ def _plt() -> Any:
 
 def _color(label: str) -> str:
     return COLORS.get(label.split(" (")[0], "C7")
-
-
-def _save(fig: Any, out: str | os.PathLike[str]) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    _plt().close(fig)
-    return out
 
 
 def _title(r: dict[str, Any], what: str) -> str:
@@ -116,7 +110,7 @@ def plot_budget(result: Any, out: str | os.PathLike[str]) -> Path:
                    ["cannot fit (not sent)", "sent, decode failed"], fontsize=7.5,
                    loc="center right")
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 # --------------------------------------------------------------------------- bits needed
@@ -169,7 +163,7 @@ def plot_bits(result: Any, out: str | os.PathLike[str]) -> Path:
     lab += ["codec's cheapest point already below the target", "target not reached"]
     ax.legend(h, lab, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def plot_rd(result: Any, out: str | os.PathLike[str]) -> Path:
@@ -216,7 +210,7 @@ def plot_rd(result: Any, out: str | os.PathLike[str]) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 # --------------------------------------------------------------------------- cliff
@@ -269,7 +263,7 @@ def plot_cliff(result: Any, out: str | os.PathLike[str]) -> Path:
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 _PLOTTERS = {"compare_budget": (plot_budget, ""), "compare_bits": (plot_bits, ""),

@@ -155,14 +155,13 @@ def summary_rows(params: Sequence[float], curves: list[dict[str, Any]]) -> str:
 def plot_downstream(result_path: str | Any, out: str | Any) -> Any:
     """Draw accuracy vs test noise (one line per model/probe, ± 1 s.e.) from a results JSON
     written by ``njscc downstream``; returns the PNG path."""
-    from pathlib import Path
 
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from njscc.results import load_result
+    from njscc.results import load_result, save_figure
 
     res = load_result(result_path)
     met = res["metrics"]
@@ -181,8 +180,4 @@ def plot_downstream(result_path: str | Any, out: str | Any) -> Any:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=110)

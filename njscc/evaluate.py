@@ -27,7 +27,7 @@ from torch import Tensor
 
 from channels.base import BinaryChannel
 from njscc.metrics import reconstruction_metrics
-from njscc.results import load_result, make_result, write_result
+from njscc.results import load_result, make_result, save_figure, write_result
 
 __all__ = ["EPS_CHANNELS", "evaluate_codec", "evaluate_sweep", "make_channel", "plot_results",
            "reconstruct_through", "save_reconstruction_grid", "sweep_results", "write_sweep"]
@@ -214,11 +214,7 @@ def plot_results(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 @torch.no_grad()

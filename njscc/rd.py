@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from njscc.objectives.rate_distortion import LN2
+from njscc.results import save_figure
 
 __all__ = ["is_continuous_checkpoint", "markdown_table", "necst_point", "plot_rd_plane",
            "train_codec", "vae_point"]
@@ -200,11 +201,7 @@ def plot_rd_plane(result: Mapping[str, Any], out: str | os.PathLike[str],
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6.5, loc="upper right")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def history_summary(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 __all__ = ["SCHEMA", "atomic_write_bytes", "atomic_write_text", "env_info", "load_result",
-           "make_result", "write_result"]
+           "make_result", "save_figure", "write_result"]
 
 SCHEMA = "njscc.result/1"
 
@@ -48,6 +48,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
+    """Render a matplotlib figure (format from the suffix, e.g. ``.png``), write it atomically
+    with :func:`atomic_write_bytes` (a reader never sees half a PNG), close it; returns the path.
+    ``savefig_kwargs`` go to ``fig.savefig`` (``dpi=...``)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".").lower() or "png", **savefig_kwargs)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

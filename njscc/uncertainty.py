@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from njscc.results import save_figure
+
 __all__ = ["auroc", "calibration", "kodak_grey_crops", "pixel_shuffled", "plot_reliability",
            "uniform_noise", "vib_scores"]
 
@@ -172,8 +174,4 @@ def plot_reliability(curves: Mapping[str, Mapping[str, Any]], out: str | os.Path
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from njscc.objectives.rate_distortion import LN2, pack_labelled
+from njscc.results import save_figure
 
 __all__ = ["evaluate_classifier", "plot_vib", "run_vib_experiment"]
 
@@ -140,8 +141,4 @@ def plot_vib(result: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
     ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left")
     ax.set_title("VIB on MNIST: error and rate vs β", fontsize=10)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from njscc.results import atomic_write_bytes, load_result, write_result
+from njscc.results import load_result, save_figure, write_result
 
 __all__ = ["format_table", "load_suite", "plot_throughput", "speedups", "write_suite"]
 
@@ -269,7 +268,5 @@ def plot_throughput(out_dir: str | os.PathLike[str], png: str | os.PathLike[str]
                  fontsize=9)
     fig.tight_layout()
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return atomic_write_bytes(png, buf.getvalue())
+    return save_figure(fig, png, dpi=110)
 

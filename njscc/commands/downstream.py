@@ -101,11 +101,7 @@ def run(args: argparse.Namespace) -> int:
         extra = load_checkpoint(path).extra if path.is_dir() else {}
         ch = extra.get("run", {}).get("channel", {})
         trained_on = ({"name": ch["name"], "param": float(ch["train_param"])}
-                      if "name" in ch and "train_param" in ch else None)
-        if trained_on is None and extra.get("run", {}).get("args"):
-            a = extra["run"]["args"]
-            if "channel" in a and "train_eps" in a:
-                trained_on = {"name": a["channel"], "param": float(a["train_eps"])}
+                      if "name" in ch and "train_param" in ch else None)  # Trainer's run info
         codes_tr, codes_te = encode_codes(model, xtr), encode_codes(model, xte)
         for pe in probe_eps:
             g = torch.Generator().manual_seed(args.seed)

@@ -151,6 +151,8 @@ def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from njscc.results import save_figure
+
     m = result["metrics"]
     x = m["param"]
     name = result["channel"]["name"]
@@ -183,11 +185,7 @@ def plot_sweep(result: dict[str, Any], path: str | Path) -> Path:
     ax2.set_title(f"{name}: {result['config'].get('capacity_label', 'capacity')}")
     ax2.grid(True, alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def _run_code(args: argparse.Namespace) -> int:
