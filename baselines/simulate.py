@@ -189,7 +189,7 @@ def simulate_code(args: Any) -> int:
     print(format_summary(res, str(args.channel), float(ch.param)))
     out = getattr(args, "json", None)
     if out:
-        from njscc.results import make_result, write_result
+        from njscc.io.results import make_result, write_result
 
         metrics = {key: v for key, v in res.items() if key != "code"}
         result = make_result("simulate_code", metrics,

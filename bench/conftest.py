@@ -2,7 +2,7 @@
 
 * ``bench_device``: ``$NJSCC_BENCH_DEVICE`` or ``cuda`` when available, else ``cpu``.
 * ``bench_info``: ``benchmark.extra_info`` pre-filled with versions, device, threads, git
-  revision and time (``njscc.results.env_info``); tests add their own keys (batch, params).
+  revision and time (``njscc.io.results.env_info``); tests add their own keys (batch, params).
 * ``sync``: a no-argument callable that waits for the device (``torch.cuda.synchronize``
   on CUDA), to call at the end of each timed function.
 
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-from njscc.results import env_info
+from njscc.io.results import env_info
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,7 @@
 """Decode/encode throughput (pytest-benchmark): NECST one-pass decoding vs the separation receiver.
 
 The key measurements of ``njscc bench`` as benchmarks: received channel bits → pixels for the
-NECST MLP decoder (``model.decompress`` and :class:`njscc.bench.FusedMLPDecoder`), the LDPC
+NECST MLP decoder (``model.decompress`` and the fused decoder), the LDPC
 decoders alone (Sionna 5G BP, the ``ldpc`` package's C++ min-sum, pyldpc) and the whole
 separation receiver (LDPC + JPEG). ``extra_info`` records device, versions, threads, batch,
 dtype and the median items/s. They record; they never assert speed.
@@ -18,7 +18,8 @@ import pytest
 import torch
 
 import channels
-from njscc import bench, models
+from njscc import models
+from njscc.experiments import throughput as bench
 
 EPS = 0.03
 

@@ -20,7 +20,7 @@ import torch
 import channels
 from njscc import models, objectives
 from njscc.data import load_dataset
-from njscc.train import TrainConfig, Trainer
+from njscc.training.trainer import TrainConfig, Trainer
 
 STEPS_PER_MNIST_EPOCH = 600  # 60 000 images / batch 100
 

@@ -18,7 +18,7 @@ import torch
 import channels
 from baselines.codes import get_code
 from baselines.simulate import simulate_code_ber
-from njscc.results import make_result, save_figure, write_result
+from njscc.io.results import make_result, save_figure, write_result
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def plot(json_path: Path, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from njscc.results import load_result
+    from njscc.io.results import load_result
 
     res = load_result(json_path)
     eps = res["metrics"]["param"]

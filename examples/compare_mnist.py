@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from njscc.cli import main
-from njscc.compare import necst_run_name
+from njscc.experiments.compare.comparison import necst_run_name
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

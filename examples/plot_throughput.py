@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.bench import format_table, load_suite, plot_throughput
+from njscc.experiments.throughput import format_table, load_suite, plot_throughput
 
 
 def main() -> None:

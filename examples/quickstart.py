@@ -15,7 +15,7 @@ import torch
 import channels
 import njscc
 from njscc.data import load_dataset
-from njscc.imageio import image_grid, write_images
+from njscc.io.images import image_grid, write_images
 
 
 def main() -> None:

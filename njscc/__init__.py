@@ -19,10 +19,10 @@ __all__ = ["LatentCodec", "__version__", "decode", "encode", "load_model", "mode
 
 _LAZY = {
     "LatentCodec": ("njscc.codec", "LatentCodec"),
-    "encode": ("njscc.bitstream", "encode"),
-    "decode": ("njscc.bitstream", "decode"),
-    "transmit": ("njscc.bitstream", "transmit"),
-    "load_model": ("njscc.checkpoint", "load_model"),
+    "encode": ("njscc.io.bitstream", "encode"),
+    "decode": ("njscc.io.bitstream", "decode"),
+    "transmit": ("njscc.io.bitstream", "transmit"),
+    "load_model": ("njscc.training.checkpoint", "load_model"),
     "models": ("njscc.models", None),
 }
 

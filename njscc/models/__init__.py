@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from njscc.codec import LatentCodec
-from njscc.models.base import jsonable
+from njscc.models.necst.base import jsonable
 
 __all__ = ["VAEMLP", "VIBMLP", "NecstConv", "NecstMLP", "available", "get", "register"]
 
@@ -73,7 +73,7 @@ def get(name: str, **kwargs: Any) -> LatentCodec:
 
 
 # Registered architectures (imported for their @register side effect).
-from njscc.models.necst_conv import NecstConv  # noqa: E402
-from njscc.models.necst_mlp import NecstMLP  # noqa: E402
-from njscc.models.vae import VAEMLP  # noqa: E402  (rate-distortion family)
-from njscc.models.vib import VIBMLP  # noqa: E402
+from njscc.models.necst.conv import NecstConv  # noqa: E402
+from njscc.models.necst.mlp import NecstMLP  # noqa: E402
+from njscc.models.vae.base import VAEMLP  # noqa: E402  (rate-distortion family)
+from njscc.models.vib.mlp import VIBMLP  # noqa: E402

@@ -35,7 +35,7 @@ log p(x) (``K = 1`` is the ELBO; non-decreasing in K in expectation), and
 :func:`evaluate_rate_distortion` (test-set R, D, ELBO, IWAE with standard errors, nats and
 bits). All statistics are logged in nats and bits (``*_nats``, ``*_bits``).
 
-Labelled batches (VIB) go through the :class:`~njscc.train.Trainer` unchanged as one tensor:
+Labelled batches (VIB) go through the Trainer unchanged as one tensor:
 :func:`pack_labelled` appends the label as a last column, :func:`unpack_labelled` splits it.
 """
 
@@ -110,7 +110,7 @@ class TherML(Objective):
               ) -> dict[str, Tensor]:
         """Per-input terms ``[B]`` (differentiable): ``rate`` and, as needed, ``distortion``,
         ``class_ce``; plus ``error`` (no grad) for classifiers."""
-        from njscc.models.vae import is_continuous
+        from njscc.models.vae.base import is_continuous
 
         if not is_continuous(codec):
             raise TypeError(f"{type(self).__name__} needs a continuous-latent codec (vae_mlp, "

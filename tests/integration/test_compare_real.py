@@ -9,7 +9,7 @@ import pytest
 
 import channels
 from njscc.cli import main
-from njscc.results import load_result
+from njscc.io.results import load_result
 
 pytestmark = [pytest.mark.data, pytest.mark.slow, pytest.mark.sionna]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from njscc.checkpoint import load_checkpoint, load_model
+from njscc.training.checkpoint import load_checkpoint, load_model
 
 
 def free_port() -> int:

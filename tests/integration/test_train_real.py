@@ -9,8 +9,8 @@ import torch
 
 from njscc import models, objectives
 from njscc.data import load_dataset
-from njscc.evaluate import evaluate_codec, make_channel
-from njscc.train import TrainConfig, Trainer
+from njscc.evaluation.distortion import evaluate_codec, make_channel
+from njscc.training.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.data
 

@@ -1,4 +1,4 @@
-"""njscc.bench: timing helpers, FLOP count, the fused NECST decoder, the C++ BP code, the
+"""The throughput experiment: timing helpers, FLOPs, the fused NECST decoder, the C++ BP code, the
 separation receiver, the suite's files and the ``njscc bench`` command. No speed asserts."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import pytest
 import torch
 from torch import nn
 
-from njscc import bench, models
-from njscc.bench import FusedMLPDecoder, measure, mlp_flops
+from njscc import models
 from njscc.cli import main
-from njscc.results import SCHEMA, load_result
+from njscc.experiments import throughput as bench
+from njscc.experiments.throughput import FusedMLPDecoder, measure, mlp_flops
+from njscc.io.results import SCHEMA, load_result
 
 
 @pytest.fixture(scope="module")
@@ -400,7 +401,7 @@ def test_cli_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_suite_without_fec_libraries(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Missing LDPC libraries: NECST is still measured, the decoders are listed as unavailable."""
-    from njscc.bench import suite
+    from njscc.experiments.throughput import suite
 
     monkeypatch.setattr(suite, "_available_decoders",
                         lambda: ([], {d: "not installed: test" for d in suite.LDPC_DECODERS}))

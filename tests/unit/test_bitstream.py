@@ -15,7 +15,8 @@ from hypothesis.extra import numpy as hnp
 from torch import nn
 
 from channels.base import ERASED
-from njscc.bitstream import (
+from njscc.codec import LatentCodec, decoder_input
+from njscc.io.bitstream import (
     HEADER,
     MAGIC,
     NO_MODEL,
@@ -27,7 +28,6 @@ from njscc.bitstream import (
     pack_bits,
     unpack,
 )
-from njscc.codec import LatentCodec, decoder_input
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,8 @@ from torch import Tensor
 
 import channels
 from channels.base import ERASED, BinaryChannel
-from njscc.bitstream import pack_bits, unpack
-from njscc.commands.transmit import transmit_stream
+from njscc.cli.commands.transmit import transmit_stream
+from njscc.io.bitstream import pack_bits, unpack
 
 TAIL = 1e-7  # two-sided failure probability of each binomial check
 
@@ -49,10 +49,7 @@ def _stream(n: int = 400, m: int = 50, seed: int = 0) -> bytes:
 
 
 def _get(name: str, param: float) -> BinaryChannel:
-    get = getattr(channels, "get", None)
-    if get is None:
-        pytest.skip("channels.get is not available yet")
-    return get(name, param)
+    return channels.get(name, param)
 
 
 @pytest.mark.parametrize("erase", [False, True])
@@ -124,8 +121,8 @@ def test_public_transmit_and_quickstart_example(tmp_path):
     from pathlib import Path
 
     import njscc
-    from njscc.bitstream import transmit
-    from njscc.checkpoint import save_checkpoint
+    from njscc.io.bitstream import transmit
+    from njscc.training.checkpoint import save_checkpoint
 
     assert njscc.transmit is transmit
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from njscc import models
-from njscc.checkpoint import (
+from njscc.training.checkpoint import (
     find_checkpoint,
     load_checkpoint,
     load_model,
@@ -195,7 +195,7 @@ def test_fallback_to_previous_when_last_is_corrupt(tmp_path: Path) -> None:
 def test_crash_during_save_leaves_a_loadable_checkpoint(tmp_path: Path, monkeypatch) -> None:
     """Kill the save at each rename: afterwards last or prev is intact and no half checkpoint
     is ever accepted."""
-    import njscc.checkpoint as ckmod
+    import njscc.training.checkpoint as ckmod
 
     ckdir = tmp_path / "checkpoints"
     save_checkpoint(ckdir / "last", tiny_model(0), extra={"epoch": 1}, previous=ckdir / "prev")

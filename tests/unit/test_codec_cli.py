@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from njscc.bitstream import model_fingerprint, unpack
+from njscc import models
 from njscc.cli import main
-
-models = pytest.importorskip("njscc.models", reason="njscc.models (registry) not available")
-checkpoint = pytest.importorskip("njscc.checkpoint", reason="njscc.checkpoint not available")
-Image = pytest.importorskip("PIL.Image")
+from njscc.io.bitstream import model_fingerprint, unpack
+from njscc.training import checkpoint
 
 
 def _make(root: Path, name: str, **kw: object) -> tuple[Path, torch.nn.Module]:
@@ -127,10 +126,6 @@ def test_rgb_model_png(tmp_path: Path, capsys) -> None:
 
 
 def test_transmit(tmp_path: Path, ckpt, digits, capsys) -> None:
-    import channels
-
-    if not hasattr(channels, "get"):
-        pytest.skip("channels.get is not available yet")
     path, model = ckpt
     src = tmp_path / "in.npz"
     np.savez(src, images=np.concatenate([digits] * 40))  # 200 images × 20 bits = 4000 bits

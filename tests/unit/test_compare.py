@@ -1,4 +1,4 @@
-"""The NECST-vs-separation comparison (njscc.compare) on a tiny synthetic setting.
+"""The NECST-vs-separation comparison (njscc.experiments.compare) on a tiny synthetic setting.
 
 Untrained NECST models from the registry, a few embedded MNIST images, the ideal code and a
 repetition code (no Sionna): the results files follow ``njscc.result/1``, "cannot fit" is
@@ -18,7 +18,7 @@ import channels
 from baselines import IdealCode, JPEGCodec, SeparationScheme, bits_needed
 from njscc import models
 from njscc.cli import main
-from njscc.compare import (
+from njscc.experiments.compare.comparison import (
     CompareConfig,
     Comparison,
     NecstModel,
@@ -30,8 +30,8 @@ from njscc.compare import (
     source_table,
     timeshare_bits,
 )
-from njscc.compare_plots import plot_all, summary_markdown
-from njscc.results import SCHEMA, load_result, write_result
+from njscc.experiments.compare.plots import plot_all, summary_markdown
+from njscc.io.results import SCHEMA, load_result, write_result
 
 
 # --------------------------------------------------------------------------- pure functions

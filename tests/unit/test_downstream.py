@@ -1,4 +1,4 @@
-"""Downstream probes on received NECST codes (njscc.downstream, ``njscc downstream``)."""
+"""Downstream probes on received NECST codes (``njscc downstream``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 import channels
 from channels.base import ERASED
 from njscc import models
-from njscc.checkpoint import save_checkpoint
 from njscc.cli import main
 from njscc.data import load_dataset
-from njscc.downstream import accuracy_sweep, encode_codes, receive, train_probe
+from njscc.experiments.downstream import accuracy_sweep, encode_codes, receive, train_probe
+from njscc.training.checkpoint import save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from njscc import models
-from njscc.gilbo import GaussianEncoderNet, codec_gilbo, gilbo
-from njscc.models.priors import StandardNormalPrior
+from njscc.evaluation.gilbo import GaussianEncoderNet, codec_gilbo, gilbo
+from njscc.priors import StandardNormalPrior
 
 
 def test_gilbo_recovers_linear_gaussian_mutual_information():
@@ -56,8 +56,8 @@ def test_necst_decoder_gilbo_never_exceeds_m_bits():
 
 
 def test_vae_gilbo_runs_and_cli(tmp_path):
-    from njscc.checkpoint import save_checkpoint
     from njscc.cli import main
+    from njscc.training.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     vae = models.get("vae_mlp", m=3, enc_hidden=[8], dec_hidden=[8], prior="mog",

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from channels.base import ERASED
-from njscc import metrics
+from njscc.evaluation import metrics
 
 
 def test_sse_mse_psnr_closed_forms():

@@ -164,10 +164,8 @@ def test_encoder_and_decoder_are_separate_submodules():
 
 
 def _channel(name: str, eps: float):
-    try:
-        from channels import discrete
-    except ImportError:
-        pytest.skip("channels.discrete not available yet")
+    from channels import discrete
+
     cls = {"bsc": discrete.BinarySymmetricChannel, "bec": discrete.BinaryErasureChannel}[name]
     return cls(eps)
 

@@ -13,13 +13,7 @@ import torch
 
 from channels import BinarySymmetricChannel
 from njscc import models, objectives
-from njscc.models.priors import (
-    GaussianMixturePrior,
-    StandardNormalPrior,
-    VampPrior,
-    diag_gaussian_log_prob,
-)
-from njscc.models.vae import is_continuous, kl_standard_normal
+from njscc.models.vae.base import is_continuous, kl_standard_normal
 from njscc.objectives.rate_distortion import (
     ELBO,
     LN2,
@@ -31,6 +25,12 @@ from njscc.objectives.rate_distortion import (
     iwae_bound,
     pack_labelled,
     unpack_labelled,
+)
+from njscc.priors import (
+    GaussianMixturePrior,
+    StandardNormalPrior,
+    VampPrior,
+    diag_gaussian_log_prob,
 )
 
 Z = 5.0  # standard errors allowed
@@ -225,7 +225,7 @@ def test_pack_unpack_roundtrip():
 # --------------------------------------------------------------------------- models
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "sse"])
 def test_vae_contract_shapes_and_checkpoint_roundtrip(likelihood, tmp_path, generator):
-    from njscc.checkpoint import load_model, save_checkpoint
+    from njscc.training.checkpoint import load_model, save_checkpoint
 
     model = _vae("vamp", likelihood=likelihood)
     assert is_continuous(model) and not is_continuous(models.get("necst_mlp", m=4))

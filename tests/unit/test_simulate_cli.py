@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from njscc.cli import main
-from njscc.commands.simulate import parse_sweep
-from njscc.results import SCHEMA, load_result
+from njscc.cli.commands.simulate import parse_sweep
+from njscc.io.results import SCHEMA, load_result
 
 Z999 = 3.2905267314919255
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from njscc import models, objectives
-from njscc.checkpoint import load_checkpoint
-from njscc.evaluate import make_channel
-from njscc.train import TrainConfig, Trainer, mix_seed
+from njscc.evaluation.distortion import make_channel
+from njscc.training.checkpoint import load_checkpoint
+from njscc.training.trainer import TrainConfig, Trainer, mix_seed
 
 
 def synthetic_images(n: int = 240, seed: int = 0) -> torch.Tensor:
@@ -62,7 +62,7 @@ def test_epoch_order_is_a_pure_function_and_batches_shard() -> None:
     assert torch.equal(o1, o2) and not torch.equal(o1, t.epoch_order(6))
     assert torch.equal(o1.sort().values, torch.arange(240))
     # with 2 ranks, the two shards of a global batch partition it
-    from njscc.train import DistInfo
+    from njscc.training.trainer import DistInfo
 
     t.dist = DistInfo(rank=0, world=2)
     s0 = t.batch_indices(o1, 2)

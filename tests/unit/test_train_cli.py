@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from njscc.checkpoint import load_checkpoint, load_model
 from njscc.cli import main
-from njscc.results import SCHEMA, load_result
+from njscc.io.results import SCHEMA, load_result
+from njscc.training.checkpoint import load_checkpoint, load_model
 
 # a tiny configuration: 4000 images, 80 steps/epoch of a small MLP
 TINY = ["--preset", "embedded", "--m", "16", "--model-arg", "enc_hidden=[64]",

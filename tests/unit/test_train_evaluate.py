@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from njscc import models
-from njscc.evaluate import (
+from njscc.evaluation.distortion import (
     evaluate_codec,
     evaluate_sweep,
     make_channel,
@@ -18,7 +18,7 @@ from njscc.evaluate import (
     sweep_results,
     write_sweep,
 )
-from njscc.results import load_result
+from njscc.io.results import load_result
 
 
 @pytest.fixture

@@ -10,10 +10,16 @@ import torch
 
 from njscc import models
 from njscc.data import load_dataset
+from njscc.evaluation.uncertainty import (
+    auroc,
+    calibration,
+    pixel_shuffled,
+    uniform_noise,
+    vib_scores,
+)
+from njscc.experiments.rd_sweep import train_codec
+from njscc.experiments.vib import evaluate_classifier
 from njscc.objectives.rate_distortion import pack_labelled
-from njscc.rd import train_codec
-from njscc.uncertainty import auroc, calibration, pixel_shuffled, uniform_noise, vib_scores
-from njscc.vib import evaluate_classifier
 
 
 @pytest.fixture(scope="module")

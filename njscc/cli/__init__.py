@@ -1,0 +1,111 @@
+"""``njscc`` command line: a thin ``main(argv)`` that parses and calls library code.
+
+Each sub-command lives in ``njscc/commands/<name>.py`` and defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Command modules import heavy
+dependencies inside ``run`` so ``njscc --help`` stays fast.
+
+Bad input (``ValueError``, ``TypeError``, missing files, …) becomes one line on stderr and
+exit code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "main"]
+
+#: sub-command name → module under ``njscc.cli.commands``
+COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "simulate": "simulate",
+    "train": "train",
+    "eval": "evaluate",
+    "encode": "encode",
+    "decode": "decode",
+    "transmit": "transmit",
+    "compare": "compare",
+    "bench": "bench",
+    "rd-sweep": "rd_sweep",
+    "vib": "vib",
+    "gilbo": "gilbo",
+    "downstream": "downstream",
+}
+
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+               PermissionError, FileExistsError, ImportError)
+
+
+def _openmp_wait_policy() -> None:
+    """Let idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when the machine is busy.
+
+    OpenMP's default *active* waiting is fastest on idle cores (one MNIST training step with 2
+    threads: 23 ms active vs 36 ms passive), but on a machine already loaded by other jobs the
+    spinning threads fight them (0.55 s vs 0.17 s per step measured at load 5 on 2 cores). So
+    the policy follows the load when the CLI starts; an ``OMP_WAIT_POLICY`` set by the user is
+    never changed. Must run before torch is imported.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
+        return
+    try:
+        load = os.getloadavg()[0]
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    except OSError:
+        return
+    if load >= 0.75 * (cpus or 1):
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from njscc import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="njscc", description="Neural joint source-channel coding (NECST) toolkit.")
+    parser.add_argument("--version", action="version", version=f"njscc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, mod_name in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"njscc.cli.commands.{mod_name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"njscc.cli.commands.{mod_name}":
+                raise
+            continue  # command not built yet
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``njscc`` console script; returns the exit code."""
+    _openmp_wait_policy()
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("njscc: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
+        print(f"njscc {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - the CLI never shows a raw traceback
+        if args.debug:
+            raise
+        print(f"njscc {args.command}: internal error: {type(e).__name__}: {e} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Estimators, bounds and metrics used after training."""

@@ -1,0 +1,1 @@
+"""One module per study: ``run(config) -> result`` and ``plot(result)``."""

@@ -1,0 +1,1 @@
+"""NECST head-to-head against separation (JPEG/WebP + LDPC or an ideal code)."""

@@ -1,0 +1,1 @@
+"""Files: the bitstream format, image reading/writing, results JSON, atomic writes."""

@@ -1,0 +1,1 @@
+"""necst codecs."""

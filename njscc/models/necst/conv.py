@@ -1,0 +1,85 @@
+"""Convolutional NECST codec for square grey/RGB patches (e.g. 32×32 or 64×64, C = 1 or 3).
+
+Architecture (``S = log2(H / 4)`` stride-2 stages, widths ``c_i = min(base·2^i, max)``)::
+
+    encoder  x [B, C, H, W] → S × (conv 4×4 stride 2, leaky ReLU) → [B, c_{S-1}, 4, 4]
+             → flatten → linear (no bias) → m logits
+    decoder  decoder_input(y) [N, m] → linear → [N, c_{S-1}, 4, 4] (leaky ReLU)
+             → (S − 1) × (transposed conv 4×4 stride 2, leaky ReLU)
+             → transposed conv 4×4 stride 2 → C pixel logits [N, C, H, W]
+
+No batch normalisation (the official TF CIFAR/CelebA models use it, but statistics pooled over
+the K VIMCO samples and the batch would make log p(x|y_k) depend on the other samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from njscc.models import register
+from njscc.models.necst.base import NecstCodec, check_positive_int, glorot_init
+
+__all__ = ["NecstConv"]
+
+
+@register("necst_conv")
+class NecstConv(NecstCodec):
+    """Convolutional NECST codec.
+
+    Args:
+        m: code length in bits.
+        data_shape: ``(C, H, W)`` with ``H == W``, ``H = 4·2^S`` for some ``S ≥ 1``
+            (8, 16, 32, 64, 128, ...).
+        base_channels: width of the first conv stage (doubles per stage).
+        max_channels: cap on the width.
+        likelihood: ``"sse"`` (paper), ``"bernoulli"`` or ``"gaussian"`` (learned scale).
+        negative_slope: leaky-ReLU slope.
+        init_scale: initial std of the ``"gaussian"`` likelihood (ignored otherwise).
+
+    Shapes: ``encode`` ``[B, C, H, W]`` → ``[B, m]``; ``decode`` ``[..., m]`` → ``[..., C, H, W]``.
+    """
+
+    def __init__(
+        self,
+        m: int = 500,
+        data_shape: Sequence[int] = (3, 32, 32),
+        base_channels: int = 32,
+        max_channels: int = 256,
+        likelihood: str = "sse",
+        negative_slope: float = 0.2,
+        init_scale: float = 0.1,
+    ) -> None:
+        super().__init__(m, data_shape, likelihood)
+        c, h, w = self.data_shape
+        stages = (h // 4).bit_length() - 1
+        if h != w or h < 8 or h != 4 * 2**stages:
+            raise ValueError(f"data_shape must be (C, H, H) with H = 4·2^S ≥ 8 (32, 64, ...), "
+                             f"got {list(self.data_shape)}")
+        base = check_positive_int("base_channels", base_channels)
+        cap = check_positive_int("max_channels", max_channels)
+        if not isinstance(negative_slope, (int, float)) or not 0 <= negative_slope < 1:
+            raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
+        widths = [min(base * 2**i, cap) for i in range(stages)]
+        act = nn.LeakyReLU(negative_slope)
+
+        enc: list[nn.Module] = []
+        prev = c
+        for wd in widths:
+            enc += [nn.Conv2d(prev, wd, 4, stride=2, padding=1), act]
+            prev = wd
+        enc += [nn.Flatten(), nn.Linear(prev * 16, self.m, bias=False)]
+        self.encoder = nn.Sequential(*enc)
+
+        dec: list[nn.Module] = [nn.Linear(self.m, prev * 16), nn.Unflatten(1, (prev, 4, 4)), act]
+        for wd in reversed(widths[:-1]):
+            dec += [nn.ConvTranspose2d(prev, wd, 4, stride=2, padding=1), act]
+            prev = wd
+        dec += [nn.ConvTranspose2d(prev, c, 4, stride=2, padding=1)]
+        self.decoder = nn.Sequential(*dec)
+        glorot_init(self)
+        self._add_scale(init_scale)
+        self._set_config("necst_conv", m=m, data_shape=self.data_shape, base_channels=base,
+                         max_channels=cap, likelihood=likelihood,
+                         negative_slope=float(negative_slope), init_scale=float(init_scale))

@@ -1,0 +1,1 @@
+"""Training: the :class:`Trainer`, its config, checkpoints and distributed runs."""
