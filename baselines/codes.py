@@ -24,9 +24,10 @@ import torch
 from torch import Tensor
 
 from baselines.bits import num_blocks, segment, unsegment
+from njscc.registry import Registry
 
-__all__ = ["BSC_LDPC5G_RATES", "FIVE_G_RATES", "LDPC5G", "ChannelCode", "IdealCode", "PyLDPC",
-           "RepetitionCode", "bits_needed", "get_code", "pick_rate"]
+__all__ = ["BSC_LDPC5G_RATES", "CODES", "FIVE_G_RATES", "LDPC5G", "ChannelCode", "IdealCode",
+           "PyLDPC", "RepetitionCode", "bits_needed", "get_code", "pick_rate"]
 
 #: Largest LLR magnitude handed to the decoders (±inf from noiseless channels is clipped).
 LLR_CLIP = 20.0
@@ -391,9 +392,56 @@ def pick_rate(channel: Any, *, margin: float = 0.7, rates: tuple[float, ...] = F
                      f"{margin} × C = {margin * cap:.4f}")
 
 
+#: the channel-code registry (entry-point group ``njscc.codes``): name →
+#: ``(rate, k, channel=None, **kwargs)``
+CODES: Registry[ChannelCode] = Registry("channel code", "njscc.codes", strict_config=False)
+
+
+def _check_rate(rate: float, below_one: bool = False) -> float:
+    if not 0 < rate <= 1 or (below_one and rate >= 1):
+        bound = "< 1" if below_one else "≤ 1"
+        raise ValueError(f"rate: expected 0 < rate {bound}, got {rate}")
+    return float(rate)
+
+
+@CODES.register("ldpc", aliases=("ldpc5g", "5g"), source="baselines")
+def _ldpc(rate: float, k: int, channel: Any = None, **kwargs: Any) -> ChannelCode:
+    """5G NR LDPC (Sionna): exactly k information bits, n = round(k / rate)."""
+    return LDPC5G(k, int(round(k / _check_rate(rate))), **kwargs)
+
+
+@CODES.register("pyldpc", source="baselines")
+def _pyldpc(rate: float, k: int, channel: Any = None, **kwargs: Any) -> ChannelCode:
+    """Regular (d_v, d_c) LDPC from pyldpc near the given rate."""
+    rate = _check_rate(rate, below_one=True)
+    best = None
+    for d_v in (3, 4, 5):
+        d_c = max(d_v + 1, int(round(d_v / (1 - rate))))
+        err = abs((1 - d_v / d_c) - rate)
+        if best is None or err < best[0] - 1e-9:
+            best = (err, d_v, d_c)
+    _, d_v, d_c = best
+    n = max(d_c, int(round(k / rate / d_c)) * d_c)
+    return PyLDPC(n, d_v, d_c, **kwargs)
+
+
+@CODES.register("repetition", source="baselines")
+def _repetition(rate: float, k: int, channel: Any = None, **kwargs: Any) -> ChannelCode:
+    """Repetition code of round(1 / rate) copies."""
+    return RepetitionCode(max(1, int(round(1 / _check_rate(rate)))), k)
+
+
+@CODES.register("ideal", source="baselines")
+def _ideal(rate: float, k: int, channel: Any = None, **kwargs: Any) -> ChannelCode:
+    """A capacity-achieving code: ceil(k / C) channel uses, no residual errors."""
+    if channel is None:
+        raise ValueError("channel: the ideal code needs the channel (its capacity)")
+    return IdealCode(channel, k)
+
+
 def get_code(name: str, rate: float, k: int, channel: Any = None, **kwargs: Any
              ) -> ChannelCode:
-    """Build a code by CLI name at (about) ``rate`` with (about) ``k`` info bits.
+    """Build a code by name (:data:`CODES`) at (about) ``rate`` with (about) ``k`` info bits.
 
     * ``ldpc``/``ldpc5g``: ``LDPC5G(k, round(k / rate))`` — exact k.
     * ``pyldpc``: regular code with d_v ∈ {3, 4, 5} (the first whose
@@ -403,27 +451,6 @@ def get_code(name: str, rate: float, k: int, channel: Any = None, **kwargs: Any
     * ``repetition``: ``RepetitionCode(round(1 / rate), k)``.
     * ``ideal``: ``IdealCode(channel, k)`` (rate is ignored; it is C).
     """
-    key = name.lower()
-    if key != "ideal" and not 0 < rate <= 1:
-        raise ValueError(f"rate: expected 0 < rate ≤ 1, got {rate}")
-    if key in ("ldpc", "ldpc5g", "5g"):
-        return LDPC5G(k, int(round(k / rate)), **kwargs)
-    if key == "pyldpc":
-        if rate >= 1:
-            raise ValueError("rate: pyldpc needs rate < 1")
-        best = None
-        for d_v in (3, 4, 5):
-            d_c = max(d_v + 1, int(round(d_v / (1 - rate))))
-            err = abs((1 - d_v / d_c) - rate)
-            if best is None or err < best[0] - 1e-9:
-                best = (err, d_v, d_c)
-        _, d_v, d_c = best
-        n = max(d_c, int(round(k / rate / d_c)) * d_c)
-        return PyLDPC(n, d_v, d_c, **kwargs)
-    if key == "repetition":
-        return RepetitionCode(max(1, int(round(1 / rate))), k)
-    if key == "ideal":
-        if channel is None:
-            raise ValueError("channel: the ideal code needs the channel (its capacity)")
-        return IdealCode(channel, k)
-    raise ValueError(f"code: expected one of ldpc, pyldpc, repetition, ideal; got {name!r}")
+    if not isinstance(name, str) or name.lower() not in CODES:
+        raise ValueError(f"code: expected one of {', '.join(CODES.available())}; got {name!r}")
+    return CODES.get(name, rate, k, channel, **kwargs)

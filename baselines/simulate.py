@@ -138,10 +138,11 @@ def format_summary(res: dict[str, Any], channel_name: str, param: float) -> str:
 
 
 def simulate_code(args: Any) -> int:
-    """``njscc simulate --code …`` adapter (called by ``njscc/commands/simulate.py``).
+    """``njscc simulate --code …`` adapter (called by ``njscc/cli/commands/simulate.py``).
 
     Reads ``args.code`` (ldpc | pyldpc | repetition), ``rate`` (default 0.5), ``k`` (default
-    400), ``channel``, ``param``, ``channel_arg`` (``KEY=VALUE`` list, optional),
+    400), ``channel``, ``eps`` (the channel parameter), ``channel_arg`` (``KEY=VALUE`` list,
+    optional),
     ``max_bits`` (default 1e6 info bits), ``min_errors`` (default 100 *block* errors),
     ``seed``, ``device``, ``batch`` (bits per chunk: ``batch // n`` codewords per batch,
     at most 1000), ``num_iter`` (optional) and ``json`` (results file, schema
@@ -151,9 +152,9 @@ def simulate_code(args: Any) -> int:
     from baselines.codes import get_code
 
     if getattr(args, "sweep", None) is not None:
-        raise ValueError("--sweep: not supported with --code; give --param")
-    if getattr(args, "param", None) is None:
-        raise ValueError("--param: required with --code (the channel parameter)")
+        raise ValueError("--sweep: not supported with --code; give --eps")
+    if getattr(args, "eps", None) is None:
+        raise ValueError("--eps: required with --code (the channel parameter)")
     name = str(args.code)
     rate = 0.5 if getattr(args, "rate", None) is None else float(args.rate)
     k = 400 if getattr(args, "k", None) is None else int(args.k)
@@ -169,7 +170,7 @@ def simulate_code(args: Any) -> int:
         except ValueError:
             ch_kwargs[key.strip()] = value.strip()
     device = torch.device(getattr(args, "device", None) or "cpu")
-    ch = channels.get(args.channel, args.param, **ch_kwargs)
+    ch = channels.get(args.channel, args.eps, **ch_kwargs)
     if hasattr(ch, "to"):
         ch = ch.to(device)
     kwargs: dict[str, Any] = {}

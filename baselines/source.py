@@ -34,7 +34,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-__all__ = ["BudgetError", "DecodeError", "JPEGCodec", "SourceCodec", "WebPCodec", "get_source"]
+from njscc.registry import Registry
+
+__all__ = ["SOURCES", "BudgetError", "DecodeError", "JPEGCodec", "SourceCodec", "WebPCodec",
+           "get_source"]
 
 
 class BudgetError(ValueError):
@@ -346,13 +349,14 @@ class WebPCodec(SourceCodec):
         return b"RIFF" + (4 + len(chunk)).to_bytes(4, "little") + b"WEBP" + chunk
 
 
-_SOURCES = {"jpeg": JPEGCodec, "webp": WebPCodec}
+#: the source-codec registry (entry-point group ``njscc.sources``)
+SOURCES: Registry[SourceCodec] = Registry("source codec", "njscc.sources", strict_config=False)
+SOURCES.register("jpeg", JPEGCodec, source="baselines")
+SOURCES.register("webp", WebPCodec, source="baselines")
 
 
 def get_source(name: str, quality: int = 75, **kwargs: Any) -> SourceCodec:
-    """Source codec by name: ``"jpeg"`` or ``"webp"``."""
-    try:
-        cls = _SOURCES[name.lower()]
-    except KeyError:
-        raise ValueError(f"source: expected one of {sorted(_SOURCES)}, got {name!r}") from None
-    return cls(quality, **kwargs)
+    """Source codec by name (:data:`SOURCES`): ``"jpeg"`` or ``"webp"``."""
+    if not isinstance(name, str) or name.lower() not in SOURCES:
+        raise ValueError(f"source: expected one of {SOURCES.available()}, got {name!r}")
+    return SOURCES.get(name, quality, **kwargs)

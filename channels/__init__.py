@@ -23,9 +23,9 @@ from channels.discrete import (
     z_capacity,
 )
 from channels.gilbert_elliott import GilbertElliottChannel
-from channels.registry import available, get
+from channels.registry import CHANNELS, available, get
 
-__all__ = ["ERASED", "LLR_MAX", "AWGNChannel", "BinaryChannel", "BinaryErasureChannel",
+__all__ = ["CHANNELS", "ERASED", "LLR_MAX", "AWGNChannel", "BinaryChannel", "BinaryErasureChannel",
            "BinarySymmetricChannel", "GilbertElliottChannel", "ZChannel", "available",
            "bec_capacity", "biawgn_capacity", "binary_entropy", "bpsk_error_probability",
            "bsc_capacity", "get", "z_capacity"]

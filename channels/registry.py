@@ -21,14 +21,9 @@ from channels.awgn import AWGNChannel
 from channels.base import BinaryChannel
 from channels.discrete import BinaryErasureChannel, BinarySymmetricChannel, ZChannel
 from channels.gilbert_elliott import GilbertElliottChannel
+from njscc.registry import Registry
 
-__all__ = ["PARAM_DOC", "available", "get"]
-
-_REGISTRY: dict[str, type[BinaryChannel]] = {
-    cls.name: cls
-    for cls in (BinarySymmetricChannel, BinaryErasureChannel, ZChannel, AWGNChannel,
-                GilbertElliottChannel)
-}
+__all__ = ["CHANNELS", "PARAM_DOC", "available", "get"]
 
 #: what ``param`` means for each channel (for help texts and plots)
 PARAM_DOC: dict[str, str] = {
@@ -39,19 +34,25 @@ PARAM_DOC: dict[str, str] = {
     "ge": "mean error rate",
 }
 
+#: the channel registry (entry-point group ``njscc.channels``): name → ``(param, **kwargs)``
+CHANNELS: Registry[BinaryChannel] = Registry("channel", "njscc.channels", strict_config=False)
+for _cls, _doc in ((BinarySymmetricChannel, "binary symmetric channel, param = crossover eps"),
+                   (BinaryErasureChannel, "binary erasure channel, param = erasure eps"),
+                   (ZChannel, "Z channel (1 -> 0 with probability eps)"),
+                   (AWGNChannel, "BPSK over AWGN, param = Es/N0 in dB (hard or soft output)"),
+                   (GilbertElliottChannel, "Gilbert-Elliott bursts, param = mean error rate")):
+    CHANNELS.register(_cls.name, _cls.from_param, summary=_doc, source="channels")
+
 
 def available() -> tuple[str, ...]:
-    """Names accepted by :func:`get`, sorted."""
-    return tuple(sorted(_REGISTRY))
+    """Names accepted by :func:`get` (plugins included), sorted."""
+    return tuple(CHANNELS.available())
 
 
 def get(name: str, param: float, **kwargs: Any) -> BinaryChannel:
     """Build the channel ``name`` with its scalar ``param`` (see the module docstring)."""
-    if not isinstance(name, str) or name.lower() not in _REGISTRY:
-        raise ValueError(f"channel: expected one of {', '.join(available())}, got {name!r}")
-    cls = _REGISTRY[name.lower()]
     try:
-        return cls.from_param(param, **kwargs)  # type: ignore[attr-defined]
+        return CHANNELS.get(name, param, **kwargs)
     except TypeError as e:
         if "unexpected keyword argument" in str(e):
             raise TypeError(f"channel {name!r}: {e}") from None

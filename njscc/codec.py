@@ -1,30 +1,151 @@
 """The latent-codec contract shared by every model in njscc.
 
-A codec maps data ``x`` to ``m`` code bits (or a continuous latent) and back::
+A codec maps data ``x`` to a latent code and back::
 
-    x ──encode──▶ logits ℓ [B, m] ──channel──▶ y [K, B, m] ──decode──▶ params [K, B, *data_shape]
+    x ──encode──▶ h [B, ...] ──(channel / sampling)──▶ y [K, B, m] ──decode──▶ params [K, B, ...]
 
-``decode`` returns the parameters of p(x | y) (pre-sigmoid pixel logits for the Bernoulli and
-squared-error likelihoods used here); ``reconstruct`` maps them to data space.
+Every codec **declares** what its latent is (:attr:`LatentCodec.latent`, a
+:class:`LatentSpec`): ``bits`` (NECST: m Bernoulli bits), ``real`` (VAE/VIB: d real
+dimensions), ``categorical(K)`` (codebook indices) or ``hierarchical`` (several of these).
+Objectives, experiments, the Trainer, the CLI and the bitstream ask that declaration — and
+:attr:`reconstructs` / :attr:`classifies` for what the decoder outputs — instead of guessing
+from types. A latent with a ``channel_bits`` count can be sent through a binary channel and
+stored in a bitstream; the others cannot (``njscc encode`` refuses them).
 
-Received symbols ``y`` use the channel alphabet of :mod:`channels`: ``0``/``1`` and
-``ERASED = -1`` for erasures. ``decoder_input`` turns them into bipolar features
+Received symbols ``y`` of bit codecs use the channel alphabet of :mod:`channels`: ``0``/``1``
+and ``ERASED = -1`` for erasures. :func:`decoder_input` turns them into bipolar features
 (0 → −1, 1 → +1, erased → 0) so one decoder serves BSC and BEC alike.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from channels.base import ERASED, BinaryChannel
+from njscc.nn.likelihoods import log_likelihood, units
+from njscc.registry import Configurable
 
-__all__ = ["LIKELIHOODS", "LatentCodec", "decoder_input", "sample_channel"]
+__all__ = ["LATENT_KINDS", "LatentCodec", "LatentSpec", "Support", "decoder_input",
+           "encoder_decoder_groups", "sample_channel"]
 
-LIKELIHOODS = ("bernoulli", "sse")
+#: the kinds of latent a codec may declare
+LATENT_KINDS = ("bits", "real", "categorical", "hierarchical")
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """What a codec's latent is.
+
+    Attributes:
+        kind: ``"bits"``, ``"real"``, ``"categorical"`` or ``"hierarchical"``.
+        size: number of latent units: bits, real dimensions, categorical variables, or (for
+            ``hierarchical``) the sum over the parts.
+        categories: K of a ``categorical`` latent.
+        parts: the layers of a ``hierarchical`` latent, top first.
+
+    ``channel_bits`` is the number of bits one code takes through a binary channel or in a
+    bitstream (``None``: the latent cannot be sent that way).
+    """
+
+    kind: str
+    size: int
+    categories: int | None = None
+    parts: tuple[LatentSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in LATENT_KINDS:
+            raise ValueError(f"latent kind: expected one of {', '.join(LATENT_KINDS)}, got "
+                             f"{self.kind!r}")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ValueError(f"latent size: expected a positive integer, got {self.size!r}")
+        if self.kind == "categorical" and (self.categories is None or self.categories < 2):
+            raise ValueError(f"a categorical latent needs categories >= 2, got "
+                             f"{self.categories!r}")
+        if self.kind == "hierarchical":
+            if not self.parts or self.size != sum(p.size for p in self.parts):
+                raise ValueError("a hierarchical latent needs parts whose sizes add up to size")
+
+    @classmethod
+    def bits(cls, m: int) -> LatentSpec:
+        """``m`` binary code bits (NECST)."""
+        return cls("bits", m)
+
+    @classmethod
+    def real(cls, d: int) -> LatentSpec:
+        """``d`` real dimensions (VAE, VIB, DeepJSCC)."""
+        return cls("real", d)
+
+    @classmethod
+    def categorical(cls, n: int, k: int) -> LatentSpec:
+        """``n`` indices into a codebook of ``k`` entries (VQ codes)."""
+        return cls("categorical", n, categories=k)
+
+    @classmethod
+    def hierarchical(cls, parts: Iterable[LatentSpec]) -> LatentSpec:
+        """Several latent layers, top first."""
+        parts = tuple(parts)
+        return cls("hierarchical", sum(p.size for p in parts), parts=parts)
+
+    @property
+    def channel_bits(self) -> int | None:
+        """Bits per code over a binary channel / in a bitstream; ``None`` if not sendable."""
+        if self.kind == "bits":
+            return self.size
+        if self.kind == "categorical":
+            return self.size * math.ceil(math.log2(self.categories or 2))
+        if self.kind == "hierarchical":
+            bits = [p.channel_bits for p in self.parts]
+            return None if any(b is None for b in bits) else sum(bits)  # type: ignore[arg-type]
+        return None
+
+    @property
+    def sendable(self) -> bool:
+        """Whether codes can go through a binary channel and into a bitstream."""
+        return self.channel_bits is not None
+
+    def __str__(self) -> str:
+        if self.kind == "bits":
+            return f"{self.size} bits"
+        if self.kind == "real":
+            return f"{self.size} real dims"
+        if self.kind == "categorical":
+            return f"{self.size} × categorical({self.categories})"
+        return "hierarchical(" + ", ".join(map(str, self.parts)) + ")"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (results files, ``run.json``)."""
+        out: dict[str, Any] = {"kind": self.kind, "size": self.size,
+                               "channel_bits": self.channel_bits}
+        if self.categories is not None:
+            out["categories"] = self.categories
+        if self.parts:
+            out["parts"] = [p.as_dict() for p in self.parts]
+        return out
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether an objective (or experiment) can work with a codec, and if not, why."""
+
+    ok: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @classmethod
+    def yes(cls) -> Support:
+        return cls(True)
+
+    @classmethod
+    def no(cls, reason: str) -> Support:
+        return cls(False, reason)
 
 
 def decoder_input(y: Tensor) -> Tensor:
@@ -35,7 +156,7 @@ def decoder_input(y: Tensor) -> Tensor:
 
 def sample_channel(
     logits: Tensor,
-    channel: BinaryChannel,
+    channel: BinaryChannel | None,
     n_samples: int = 1,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
@@ -43,45 +164,93 @@ def sample_channel(
 
     Args:
         logits: encoder logits ``[B, m]`` of q(ŷ = 1 | x).
-        channel: a :class:`channels.base.BinaryChannel` with a discrete ``marginal``.
+        channel: a :class:`channels.base.BinaryChannel` with a discrete ``marginal``
+            (``None``: noiseless, y = ŷ ~ Bernoulli(σ(ℓ))).
         n_samples: K, the number of samples per input.
         generator: optional ``torch.Generator`` for reproducible sampling.
 
     Returns:
-        ``(y, log_q)``: received symbols ``[K, B, m]`` (float, values from ``channel.alphabet``)
-        and ``log q(y | x)`` summed over the m bits, ``[K, B]``, differentiable in ``logits``.
+        ``(y, log_q)``: received symbols ``[K, B, m]`` (float, values from the channel's
+        alphabet) and ``log q(y | x)`` summed over the m bits, ``[K, B]``, differentiable in
+        ``logits``.
     """
     probs = torch.sigmoid(logits)
-    pm = channel.marginal(probs)  # [B, m, S]
+    if channel is None:
+        pm = torch.stack([1 - probs, probs], -1)
+        alphabet_values: tuple[float, ...] = (0.0, 1.0)
+    else:
+        pm = channel.marginal(probs)  # [B, m, S]
+        alphabet_values = channel.alphabet
     cdf = pm.detach().cumsum(-1)
     u = torch.rand((n_samples, *logits.shape), generator=generator, device=logits.device,
                    dtype=pm.dtype)
     idx = (u.unsqueeze(-1) > cdf).sum(-1).clamp_max(pm.shape[-1] - 1)  # [K, B, m]
     log_pm = pm.clamp_min(1e-30).log()
     log_q = log_pm.expand(n_samples, *pm.shape).gather(-1, idx.unsqueeze(-1)).squeeze(-1)
-    alphabet = torch.tensor(channel.alphabet, dtype=logits.dtype, device=logits.device)
+    alphabet = torch.tensor(alphabet_values, dtype=logits.dtype, device=logits.device)
     return alphabet[idx], log_q.sum(-1)
 
 
-class LatentCodec(nn.Module):
-    """Base class: an encoder to ``m`` Bernoulli code bits and a one-pass decoder.
+def encoder_decoder_groups(codec: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """``{"encoder": its parameters, "decoder": the decoder's and every other parameter}``
+    for codecs built from ``encoder`` and ``decoder`` submodules (NECST, VAE)."""
+    enc = list(codec.encoder.parameters())
+    seen = {id(p) for p in enc}
+    rest = [p for p in codec.decoder.parameters()]
+    seen |= {id(p) for p in rest}
+    rest += [p for p in codec.parameters() if id(p) not in seen]
+    return {"encoder": enc, "decoder": rest}
 
-    Subclasses implement :meth:`encode` and :meth:`decode` and set ``m``, ``data_shape``
-    and ``likelihood`` (``"bernoulli"`` for binary data, ``"sse"`` for grey/RGB in [0, 1]).
-    ``config`` holds the registry name and keyword arguments that rebuild the model.
+
+class LatentCodec(Configurable, nn.Module):
+    """Base class of every codec: an encoder to a declared latent and a decoder back.
+
+    Subclasses implement :meth:`encode` and :meth:`decode`, set ``data_shape`` and (for
+    reconstruction codecs) ``likelihood`` (see :mod:`njscc.nn.likelihoods`), and declare
+    :attr:`latent` (default: ``m`` bits, for a codec that sets ``m``). ``config`` (registry
+    name + constructor arguments) is recorded automatically (:class:`njscc.registry.Configurable`).
+
+    Declarations read by objectives, experiments, the Trainer and the CLI:
+
+    * :attr:`latent` — a :class:`LatentSpec`;
+    * :attr:`reconstructs` — ``decode`` gives the parameters of p(x | code);
+    * :attr:`classifies` — ``decode`` gives class logits q(label | code);
+    * :attr:`variational` — the codec has a posterior density q(z|x), a prior p(z) and a
+      reparameterised sampler (``sample_latent``, ``log_q``, ``log_prior``, ``rate``), which the
+      rate–distortion objectives and the IWAE/GILBO estimators use;
+    * :meth:`param_groups` — named parameter groups, one optimiser each (the Trainer applies
+      its encoder L2 penalty to the weight matrices of the ``"encoder"`` group, if any).
     """
 
+    _config_kind: ClassVar[str] = "model"
     m: int
     data_shape: tuple[int, ...]
     likelihood: str = "sse"
-    config: dict[str, Any]
+    reconstructs: ClassVar[bool] = True
+    classifies: ClassVar[bool] = False
+    variational: ClassVar[bool] = False
+
+    @property
+    def latent(self) -> LatentSpec:
+        """What the latent is (default: ``self.m`` bits)."""
+        return LatentSpec.bits(self.m)
+
+    @property
+    def distortion_units(self) -> str:
+        """Unit of −log p(x | code): ``"nats"`` or ``"sse"`` (unnormalised squared error)."""
+        return units(self.likelihood)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Named parameter groups (default: one group, ``"model"``)."""
+        return {"model": list(self.parameters())}
 
     def encode(self, x: Tensor) -> Tensor:
-        """``x`` ``[B, *data_shape]`` in [0, 1] → logits ``[B, m]`` of q(ŷ = 1 | x)."""
+        """``x`` ``[B, *data_shape]`` in [0, 1] → encoder output (bit codecs: logits ``[B, m]``
+        of q(ŷ = 1 | x))."""
         raise NotImplementedError
 
     def decode(self, y: Tensor) -> Tensor:
-        """Received symbols ``[..., m]`` → parameters of p(x|y), ``[..., *data_shape]``."""
+        """Latent codes / received symbols ``[..., m]`` → decoder parameters ``[..., *out]``."""
         raise NotImplementedError
 
     def reconstruct(self, params: Tensor) -> Tensor:
@@ -89,30 +258,24 @@ class LatentCodec(nn.Module):
         return torch.sigmoid(params)
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
-        """log p(x | y) per image: ``x`` ``[B, *D]``, ``params`` ``[..., B, *D]`` → ``[..., B]``.
+        """log p(x | code) per image: ``x`` ``[B, *D]``, ``params`` ``[..., B, *D]`` →
+        ``[..., B]`` (see :mod:`njscc.nn.likelihoods`; the unit is :attr:`distortion_units`)."""
+        x = x.reshape(x.shape[0], *self.data_shape)
+        return log_likelihood(self.likelihood, x, params, len(self.data_shape), self.log_scale)
 
-        ``bernoulli``: −BCE (nats). ``sse``: −Σ (x − x̂)², the paper's per-image squared error
-        used as an (unnormalised Gaussian) log-likelihood.
-        """
-        nd = len(self.data_shape)
-        x = x.expand_as(params)
-        # one fused elementwise kernel each way; negate after the sum (a [..., B] tensor)
-        if self.likelihood == "bernoulli":
-            nll = F.binary_cross_entropy_with_logits(params, x, reduction="none")
-        elif self.likelihood == "sse":
-            nll = F.mse_loss(torch.sigmoid(params), x, reduction="none")
-        else:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
-        return -nll.flatten(-nd).sum(-1)
+    @property
+    def log_scale(self) -> Tensor | None:
+        """log s of the ``"gaussian"`` likelihood (a learned parameter), else ``None``."""
+        return None
 
     def forward(
         self,
         x: Tensor,
-        channel: BinaryChannel,
+        channel: BinaryChannel | None = None,
         n_samples: int = 1,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        """Encode, sample K noisy codes from the channel marginal, decode.
+        """Encode, sample K noisy codes from the channel marginal, decode (bit codecs).
 
         Returns a dict with ``logits`` ``[B, m]``, ``y`` ``[K, B, m]``, ``log_q`` ``[K, B]``
         (log q(y|x), differentiable in the logits), ``params`` ``[K, B, *D]`` and
@@ -126,7 +289,8 @@ class LatentCodec(nn.Module):
 
     @torch.no_grad()
     def compress(self, x: Tensor) -> Tensor:
-        """Most probable code: hard bits ``1[ℓ > 0]``, ``uint8`` ``[B, m]``."""
+        """The code to send. Bit codecs: the most probable code, hard bits ``1[ℓ > 0]``,
+        ``uint8`` ``[B, m]``."""
         return (self.encode(x) > 0).to(torch.uint8)
 
     @torch.no_grad()

@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from njscc.data.batch import Batch
+
 __all__ = ["ImageDataset", "TabularDataset", "holdout_indices", "images_to_tensor"]
 
 
@@ -92,6 +94,15 @@ class ImageDataset(Dataset):
         return self.images
 
     @property
+    def fields(self) -> frozenset[str]:
+        """Batch fields this dataset provides (``x``, and ``labels`` when labelled)."""
+        return frozenset({"x"} if self.labels is None else {"x", "labels"})
+
+    def batch(self) -> Batch:
+        """The whole split as a :class:`~njscc.data.Batch` (``x`` = images)."""
+        return Batch(self.images, self.labels)
+
+    @property
     def shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
@@ -166,6 +177,19 @@ class TabularDataset(Dataset):
     def inputs(self) -> Tensor:
         """Alias of :attr:`features` (the model input), shared with :class:`ImageDataset`."""
         return self.features
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Batch fields provided: ``x``, ``labels``, ``sensitive`` and one ``extra`` entry per
+        further protected attribute."""
+        return frozenset({"x", "labels", "sensitive",
+                          *(k for k in self.attributes if k != self.sensitive_name)})
+
+    def batch(self) -> Batch:
+        """The whole split as a :class:`~njscc.data.Batch` (``x`` = features, ``labels``,
+        ``sensitive``, the other attributes in ``extra``)."""
+        extra = {k: v for k, v in self.attributes.items() if k != self.sensitive_name}
+        return Batch(self.features, self.labels, self.sensitive, extra)
 
     def __len__(self) -> int:
         return self.features.shape[0]

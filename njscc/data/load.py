@@ -1,20 +1,35 @@
-"""``load_dataset(name, split, data_dir)``: every dataset of the package behind one call.
+"""Datasets by name: one registry (:data:`DATASETS`) and :func:`load_dataset`.
+
+Names (``njscc train --dataset NAME``; plugins: entry-point group ``njscc.datasets``):
+
+* registered datasets: ``embedded`` (shipped, no data dir), ``mnist``, ``fashion_mnist``,
+  ``omniglot``, ``binarized_mnist``, ``kodak``, ``adult``;
+* ``idx:DIR`` — any folder of MNIST-style IDX files (``train-images-idx3-ubyte[.gz]``,
+  ``t10k-images-idx3-ubyte[.gz]`` and, optionally, the matching ``*-labels-idx1-ubyte`` files:
+  Fashion-MNIST, Omniglot 28×28, KMNIST, …); labels of any value, or none;
+* ``images:DIR`` — a folder of PNG/JPEG images of one size (with ``train/`` and ``test/``
+  sub-folders if it has them, else the whole folder serves every split).
 
 Data directory layout (``--data-dir DIR`` or ``$NJSCC_DATA_DIR``)::
 
     DIR/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz      (or uncompressed)
     DIR/fashion_mnist/  same four names                             (optional)
+    DIR/omniglot/  same four names + {train,test}-chars.npy         (28×28 Omniglot)
     DIR/binarized_mnist/binarized_mnist_{train,valid,test}.amat.gz  (or .amat, or one
                                                                      binarized_mnist.npz)
     DIR/kodak/kodim01.png .. kodim24.png
     DIR/adult/adult.data, adult.test
 
-torchvision's ``MNIST/raw`` and ``FashionMNIST/raw`` folders are accepted too.
+torchvision's ``MNIST/raw`` and ``FashionMNIST/raw`` folders are accepted too. Every dataset
+declares its :class:`DatasetInfo` (fields it provides, splits, whether pixels are binary), so
+the CLI can check a model/objective against it before loading anything.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +37,51 @@ import numpy as np
 import torch
 
 from njscc.data.datasets import ImageDataset, TabularDataset, holdout_indices, images_to_tensor
+from njscc.registry import Registry
 
-__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "load_dataset", "resolve_data_dir"]
+__all__ = ["DATASETS", "ENV_VAR", "SPLITS", "DatasetInfo", "dataset", "dataset_info",
+           "load_dataset", "resolve_data_dir"]
 
 ENV_VAR = "NJSCC_DATA_DIR"
 SPLITS = ("train", "valid", "test")
 _LAYOUT_HINT = (f"pass --data-dir DIR (or set {ENV_VAR}=DIR) where DIR holds e.g. "
                 "mnist/train-images-idx3-ubyte.gz (layout in docs/data.md)")
 
-#: dataset name -> one-line description
-DATASETS: dict[str, str] = {
-    "embedded": "MNIST subset shipped with njscc (12000 train / 2300 test), no data dir needed",
-    "mnist": "MNIST 60000 train / 10000 test, 1x28x28 (IDX files)",
-    "fashion_mnist": "Fashion-MNIST 60000 train / 10000 test, 1x28x28 (IDX files)",
-    "binarized_mnist": "fixed binarization of MNIST, 50000 / 10000 / 10000, unlabelled",
-    "kodak": "Kodak 24 RGB images as patches (test split only)",
-    "adult": "UCI Adult census income, tabular 32561 / 16281",
-}
 
-_IDX_FOLDERS = {"mnist": ("mnist", "MNIST/raw"),
-                "fashion_mnist": ("fashion_mnist", "fashion-mnist", "FashionMNIST/raw")}
-_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset provides, known before it is loaded.
+
+    Attributes:
+        description: one line for listings.
+        fields: :class:`~njscc.data.Batch` fields its batches carry.
+        splits: splits it has (``"valid"`` is also available through ``valid_size``).
+        needs_data_dir: whether it is read from the data directory.
+        binary: pixel values are 0/1 (a Bernoulli likelihood is the natural default).
+    """
+
+    description: str
+    fields: tuple[str, ...] = ("x", "labels")
+    splits: tuple[str, ...] = ("train", "test")
+    needs_data_dir: bool = True
+    binary: bool = False
+
+
+#: the dataset registry (entry-point group ``njscc.datasets``); factories take
+#: ``(split, data_dir, *, valid_size, seed, **options)`` and carry a ``.info``
+DATASETS: Registry[ImageDataset | TabularDataset] = Registry(
+    "dataset", "njscc.datasets", strict_config=False)
+
+
+def dataset(name: str, info: DatasetInfo, *, aliases: tuple[str, ...] = ()
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering a loader ``(split, data_dir, *, valid_size, seed, **options)``
+    under ``name`` with its :class:`DatasetInfo` (plugins use it too)."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.info = info  # type: ignore[attr-defined]
+        return DATASETS.register(name, fn, aliases=aliases)
+
+    return deco
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -62,14 +100,15 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
-def _find(root: Path, folders: tuple[str, ...], names: tuple[str, ...], what: str) -> Path:
+def _find(root: Path, folders: tuple[str, ...], names: tuple[str, ...], what: str,
+          hint: str = _LAYOUT_HINT) -> Path:
     for folder in folders:
         for name in names:
             p = root / folder / name
             if p.is_file():
                 return p
     raise FileNotFoundError(f"{what}: expected file {root / folders[0] / names[0]} (not found); "
-                            f"{_LAYOUT_HINT}")
+                            f"{hint}")
 
 
 def _check_split(name: str, split: str, allowed: tuple[str, ...]) -> None:
@@ -95,36 +134,144 @@ def _label_check(labels: np.ndarray, path: Path | str, n_classes: int = 10) -> N
                          f"{int(labels.max())}], expected 0..{n_classes - 1}")
 
 
-def _load_idx_images(name: str, split: str, root: Path, valid_size: int, seed: int
-                     ) -> ImageDataset:
+# --------------------------------------------------------------------------- IDX folders
+_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def _idx_split(name: str, folders: tuple[str, ...], root: Path, split: str, valid_size: int,
+               seed: int, *, n_classes: int | None, labels_required: bool,
+               label_file: Callable[[str], Path | None] | None = None,
+               hint: str = _LAYOUT_HINT, mnist_like: bool = False) -> ImageDataset:
+    """One split of an IDX image folder (images ``[N, H, W]`` or ``[N, C, H, W]`` uint8;
+    ``mnist_like``: exactly uint8 ``[N, 28, 28]`` images and uint8 labels)."""
     from njscc.data.idx import read_idx
 
     _check_split(name, split, SPLITS)
     src = "test" if split == "test" else "train"
     img_stem, lab_stem = _IDX_FILES[src]
-    img_path = _find(root, _IDX_FOLDERS[name], (f"{img_stem}.gz", img_stem), name)
-    lab_path = _find(root, _IDX_FOLDERS[name], (f"{lab_stem}.gz", lab_stem), name)
-    images, labels = read_idx(img_path), read_idx(lab_path)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+    img_path = _find(root, folders, (f"{img_stem}.gz", img_stem), name, hint)
+    images = read_idx(img_path)
+    if mnist_like and (images.dtype != np.uint8 or images.ndim != 3
+                       or images.shape[1:] != (28, 28)):
         raise ValueError(f"{img_path}: expected uint8 images [N, 28, 28], got {images.dtype} "
                          f"{images.shape}")
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise ValueError(f"{lab_path}: expected uint8 labels [N], got {labels.dtype} "
-                         f"{labels.shape}")
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{lab_path}: {labels.shape[0]} labels for {images.shape[0]} images "
-                         f"in {img_path}")
-    _label_check(labels, lab_path)
-    rows = None if src == "test" else _with_holdout(name, split, valid_size, seed, len(labels))
-    meta: dict[str, Any] = {"files": [str(img_path), str(lab_path)]}
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise ValueError(f"{img_path}: expected uint8 images [N, H, W] or [N, C, H, W], got "
+                         f"{images.dtype} {images.shape}")
+    lab_path = label_file(src) if label_file else None
+    if lab_path is None:
+        try:
+            lab_path = _find(root, folders, (f"{lab_stem}.gz", lab_stem), name, hint)
+        except FileNotFoundError:
+            if labels_required:
+                raise
+    labels = None
+    if lab_path is not None:
+        labels = np.load(lab_path) if lab_path.suffix == ".npy" else read_idx(lab_path)
+        if mnist_like and (labels.dtype != np.uint8 or labels.ndim != 1):
+            raise ValueError(f"{lab_path}: expected uint8 labels [N], got {labels.dtype} "
+                             f"{labels.shape}")
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"{lab_path}: expected integer labels [N], got {labels.dtype} "
+                             f"{labels.shape}")
+        if labels.shape[0] != images.shape[0]:
+            raise ValueError(f"{lab_path}: {labels.shape[0]} labels for {images.shape[0]} "
+                             f"images in {img_path}")
+        if n_classes is not None:
+            _label_check(labels, lab_path, n_classes)
+    rows = None if src == "test" else _with_holdout(name, split, valid_size, seed,
+                                                     images.shape[0])
+    meta: dict[str, Any] = {"files": [str(img_path)] + ([str(lab_path)] if lab_path else [])}
     if rows is not None:
-        images, labels = images[rows.numpy()], labels[rows.numpy()]
+        images = images[rows.numpy()]
+        labels = None if labels is None else labels[rows.numpy()]
         meta.update(indices=rows, valid_size=valid_size, seed=seed)
-    return ImageDataset(images_to_tensor(images), torch.from_numpy(labels.astype(np.int64)),
-                        name=name, split=split, meta=meta, validate=False)
+    lab_t = None if labels is None else torch.from_numpy(labels.astype(np.int64))
+    return ImageDataset(images_to_tensor(images), lab_t, name=name, split=split, meta=meta,
+                        validate=False)
 
 
-def _load_embedded(split: str, valid_size: int, seed: int) -> ImageDataset:
+def _idx_dataset(name: str, folders: tuple[str, ...], description: str) -> None:
+    @dataset(name, DatasetInfo(description))
+    def load(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+             valid_size: int = 0, seed: int = 0) -> ImageDataset:
+        return _idx_split(name, folders, resolve_data_dir(data_dir), split, valid_size, seed,
+                          n_classes=10, labels_required=True, mnist_like=True)
+
+    load.__doc__ = description
+
+
+_idx_dataset("mnist", ("mnist", "MNIST/raw"), "MNIST 60000 train / 10000 test, 1x28x28 (IDX)")
+_idx_dataset("fashion_mnist", ("fashion_mnist", "fashion-mnist", "FashionMNIST/raw"),
+             "Fashion-MNIST 60000 train / 10000 test, 1x28x28 (IDX)")
+
+
+@dataset("omniglot", DatasetInfo("Omniglot 28x28 (background 19280 / evaluation 13180 images), "
+                                 "labels = character ids"))
+def _load_omniglot(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+                   valid_size: int = 0, seed: int = 0) -> ImageDataset:
+    """Omniglot 28x28: the background set as train, the evaluation set as test (IDX)."""
+    root = resolve_data_dir(data_dir)
+
+    def chars(src: str) -> Path | None:
+        p = root / "omniglot" / f"{'train' if src == 'train' else 'test'}-chars.npy"
+        return p if p.is_file() else None  # the IDX labels hold the ids modulo 256
+
+    return _idx_split("omniglot", ("omniglot",), root, split, valid_size, seed, n_classes=None,
+                      labels_required=False, label_file=chars)
+
+
+def _load_idx_dir(folder: str, split: str, valid_size: int, seed: int) -> ImageDataset:
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"idx:{folder}: not a folder")
+    hint = "idx:DIR needs DIR/train-images-idx3-ubyte[.gz] and DIR/t10k-images-idx3-ubyte[.gz]"
+    ds = _idx_split(f"idx:{folder}", ("",), path, split, valid_size, seed, n_classes=None,
+                    labels_required=False, hint=hint)
+    ds.name = f"idx:{path}"
+    return ds
+
+
+def _load_image_dir(folder: str, split: str, valid_size: int, seed: int) -> ImageDataset:
+    from njscc.data.images import list_image_files, read_image
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"images:{folder}: not a folder")
+    _check_split(f"images:{folder}", split, SPLITS)
+    sub = path / ("test" if split == "test" else "train")
+    src = sub if sub.is_dir() else path
+    files = list_image_files(src)
+    if not files:
+        raise FileNotFoundError(f"images:{folder}: no PNG/JPEG images in {src}")
+    from PIL import Image
+
+    with Image.open(files[0]) as im:
+        mode = "L" if im.mode in ("1", "L", "I;16", "I") else "RGB"
+    arrays = [read_image(f, mode) for f in files]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"images:{folder}: images differ in size ({sorted(shapes)[:3]} ...); "
+                         "crop or resize them to one size")
+    x = np.stack(arrays)  # [N, H, W, C]
+    rows = None if split == "test" else _with_holdout(f"images:{folder}", split, valid_size,
+                                                      seed, x.shape[0])
+    meta: dict[str, Any] = {"folder": str(src), "files": [f.name for f in files],
+                            "shared_splits": src == path}
+    if rows is not None:
+        x = x[rows.numpy()]
+        meta.update(indices=rows, valid_size=valid_size, seed=seed)
+    return ImageDataset(images_to_tensor(x, channels_last=True), None, name=f"images:{path}",
+                        split=split, meta=meta, validate=False)
+
+
+# --------------------------------------------------------------------------- the others
+@dataset("embedded", DatasetInfo("MNIST subset shipped with njscc (12000 train / 2300 test), "
+                                 "no data dir needed", needs_data_dir=False))
+def _load_embedded(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+                   valid_size: int = 0, seed: int = 0) -> ImageDataset:
+    """MNIST subset shipped with njscc (no data directory needed)."""
     from njscc.data.embedded import read_embedded
 
     _check_split("embedded", split, SPLITS)
@@ -140,9 +287,15 @@ def _load_embedded(split: str, valid_size: int, seed: int) -> ImageDataset:
                         name="embedded", split=split, meta=meta, validate=False)
 
 
-def _load_binarized(split: str, root: Path, valid_size: int) -> ImageDataset:
+@dataset("binarized_mnist", DatasetInfo(
+    "fixed binarization of MNIST, 50000 / 10000 / 10000, unlabelled", fields=("x",),
+    splits=SPLITS, binary=True))
+def _load_binarized(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+                    valid_size: int = 0, seed: int = 0) -> ImageDataset:
+    """Binarized MNIST (Larochelle & Murray), its own train/valid/test files."""
     from njscc.data.amat import read_amat, read_binarized_npz
 
+    root = resolve_data_dir(data_dir)
     _check_split("binarized_mnist", split, SPLITS)
     if valid_size:
         raise ValueError("binarized_mnist has its own validation split: use split='valid' "
@@ -168,14 +321,21 @@ def _load_binarized(split: str, root: Path, valid_size: int) -> ImageDataset:
                         meta={"files": [str(path)]}, validate=False)
 
 
-def _load_kodak(split: str, root: Path, patch_size: int | tuple[int, int] = 64,
+@dataset("kodak", DatasetInfo("Kodak 24 RGB images as patches (test split only; labels = source "
+                              "image index)", splits=("test",)))
+def _load_kodak(split: str = "test", data_dir: str | os.PathLike[str] | None = None, *,
+                valid_size: int = 0, seed: int = 0, patch_size: int | tuple[int, int] = 64,
                 stride: int | tuple[int, int] | None = None, num_crops: int | None = None,
                 generator: torch.Generator | None = None,
                 resize: float | tuple[int, int] | None = None, mode: str = "RGB"
                 ) -> ImageDataset:
+    """Kodak as grid patches or seeded random crops (see :class:`PatchDataset`)."""
     from njscc.data.images import PatchDataset, read_image_folder
 
+    root = resolve_data_dir(data_dir)
     _check_split("kodak", split, ("test",))
+    if valid_size:
+        raise ValueError("kodak has only a 'test' split; valid_size does not apply")
     folder = root / "kodak"
     if not folder.is_dir():
         raise FileNotFoundError(f"kodak: expected folder {folder} with kodim01.png .. "
@@ -185,10 +345,16 @@ def _load_kodak(split: str, root: Path, patch_size: int | tuple[int, int] = 64,
                         generator=generator, resize=resize, name="kodak", split=split)
 
 
-def _load_adult(split: str, root: Path, valid_size: int, seed: int, sensitive: str = "sex",
+@dataset("adult", DatasetInfo("UCI Adult census income, tabular 32561 / 16281 (x, labels = "
+                              "income, sensitive = sex or race)",
+                              fields=("x", "labels", "sensitive")))
+def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+                valid_size: int = 0, seed: int = 0, sensitive: str = "sex",
                 include_sensitive: bool = False) -> TabularDataset:
+    """UCI Adult: one-hot features, income label, a sensitive attribute."""
     from njscc.data.adult import AdultEncoder, read_adult
 
+    root = resolve_data_dir(data_dir)
     _check_split("adult", split, SPLITS)
     if sensitive not in ("sex", "race"):
         raise ValueError(f"adult: sensitive must be 'sex' or 'race', got {sensitive!r}")
@@ -224,55 +390,86 @@ def _load_adult(split: str, root: Path, valid_size: int, seed: int, sensitive: s
                           attribute_values=values, name="adult", split=split, meta=meta)
 
 
+# --------------------------------------------------------------------------- front door
+_SCHEMES = {
+    "idx": (_load_idx_dir, DatasetInfo("MNIST-style IDX folder (labels optional)",
+                                       fields=("x", "labels"), needs_data_dir=False)),
+    "images": (_load_image_dir, DatasetInfo("folder of PNG/JPEG images of one size, "
+                                            "unlabelled", fields=("x",), needs_data_dir=False)),
+}
+
+
+def _scheme(name: str) -> tuple[str, str] | None:
+    """``"idx:/data/fashion"`` → ``("idx", "/data/fashion")``; ``None`` for registry names."""
+    head, sep, rest = name.partition(":")
+    if sep and head in _SCHEMES:
+        if not rest:
+            raise ValueError(f"dataset {name!r}: expected {head}:DIR")
+        return head, rest
+    return None
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` of a dataset name or ``idx:``/``images:`` spec, without
+    loading it."""
+    sch = _scheme(name)
+    if sch is not None:
+        return _SCHEMES[sch[0]][1]
+    try:
+        entry = DATASETS.entry(name)
+    except ValueError:
+        raise ValueError(f"unknown dataset {name!r}; available: "
+                         f"{', '.join(DATASETS.available())}, idx:DIR, images:DIR") from None
+    return getattr(entry.factory, "info", DatasetInfo(entry.summary))
+
+
 def load_dataset(name: str, split: str = "train",
                  data_dir: str | os.PathLike[str] | None = None, *, valid_size: int = 0,
                  seed: int = 0, **options: Any) -> ImageDataset | TabularDataset:
     """Load one split of a dataset into memory.
 
     Args:
-        name: one of :data:`DATASETS` (``"embedded"``, ``"mnist"``, ``"fashion_mnist"``,
-            ``"binarized_mnist"``, ``"kodak"``, ``"adult"``).
-        split: ``"train"``, ``"valid"`` or ``"test"``. MNIST, Fashion-MNIST, embedded and Adult
-            have no validation file: ``valid_size=N`` holds out N training examples
-            (``torch.randperm`` seeded with ``seed``), and ``"train"`` then excludes them.
-            Binarized MNIST has its own three files; Kodak only ``"test"``.
+        name: a registered dataset (:data:`DATASETS`: ``"embedded"``, ``"mnist"``,
+            ``"fashion_mnist"``, ``"omniglot"``, ``"binarized_mnist"``, ``"kodak"``,
+            ``"adult"``, plugins), or ``"idx:DIR"`` / ``"images:DIR"``.
+        split: ``"train"``, ``"valid"`` or ``"test"``. Datasets without a validation file:
+            ``valid_size=N`` holds out N training examples (``torch.randperm`` seeded with
+            ``seed``), and ``"train"`` then excludes them. Binarized MNIST has its own three
+            files; Kodak only ``"test"``.
         data_dir: the data directory (CLI ``--data-dir``); ``None`` -> ``$NJSCC_DATA_DIR``.
-            Unused for ``"embedded"``.
-        options: Kodak: ``patch_size`` (64), ``stride``, ``num_crops`` + ``generator`` for
-            random crops, ``resize``, ``mode`` (``"RGB"``/``"L"``), see
-            :class:`~njscc.data.images.PatchDataset`. Adult: ``sensitive`` (``"sex"`` or
-            ``"race"``), ``include_sensitive`` (False: the sensitive column is left out of the
-            features).
+            Unused for ``"embedded"``, ``idx:`` and ``images:``.
+        options: dataset options, e.g. Kodak: ``patch_size`` (64), ``stride``, ``num_crops`` +
+            ``generator`` for random crops, ``resize``, ``mode`` (``"RGB"``/``"L"``); Adult:
+            ``sensitive`` (``"sex"``/``"race"``), ``include_sensitive``.
 
     Returns:
         :class:`ImageDataset` (``.images`` float32 ``[N, C, H, W]`` in [0, 1], ``.labels``
-        int64 ``[N]`` or ``None`` for binarized MNIST; Kodak: labels = source image index) or,
-        for Adult, :class:`TabularDataset` (``.features``, ``.labels``, ``.sensitive``).
+        int64 ``[N]`` or ``None``) or :class:`TabularDataset`. ``.config`` records the name
+        and arguments; ``.fields`` the batch fields it provides.
 
     Raises:
         ValueError: unknown name/split/option value, or invalid file content.
         TypeError: an option the dataset does not take.
         FileNotFoundError: missing data directory or file (the message names the expected file).
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
-    if not isinstance(valid_size, int) or valid_size < 0:
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
+    if isinstance(valid_size, bool) or not isinstance(valid_size, int) or valid_size < 0:
         raise ValueError(f"valid_size must be an int >= 0, got {valid_size!r}")
-    allowed = {"kodak": {"patch_size", "stride", "num_crops", "generator", "resize", "mode"},
-               "adult": {"sensitive", "include_sensitive"}}.get(name, set())
-    unknown = sorted(set(options) - allowed)
+    sch = _scheme(name)
+    if sch is not None:
+        if options:
+            raise TypeError(f"load_dataset({name!r}): unexpected option(s) {sorted(options)}")
+        ds = _SCHEMES[sch[0]][0](sch[1], split, valid_size, seed)
+        ds.config = {"name": name, "kwargs": {"split": split, "valid_size": valid_size,
+                                              "seed": seed}}
+        return ds
+    dataset_info(name)  # the unknown-name message lists idx:/images: too
+    entry = DATASETS.entry(name)
+    params = entry.signature().parameters
+    unknown = sorted(k for k in options if k not in params)
     if unknown:
+        allowed = [k for k in params if k not in ("split", "data_dir", "valid_size", "seed")]
         raise TypeError(f"load_dataset({name!r}): unexpected option(s) {unknown}; "
-                        f"accepted: {sorted(allowed) or 'none'}")
-    if name == "embedded":
-        return _load_embedded(split, valid_size, seed)
-    root = resolve_data_dir(data_dir)
-    if name in _IDX_FOLDERS:
-        return _load_idx_images(name, split, root, valid_size, seed)
-    if name == "binarized_mnist":
-        return _load_binarized(split, root, valid_size)
-    if name == "kodak":
-        if valid_size:
-            raise ValueError("kodak has only a 'test' split; valid_size does not apply")
-        return _load_kodak(split, root, **options)
-    return _load_adult(split, root, valid_size, seed, **options)
+                        f"accepted: {allowed or 'none'}")
+    return DATASETS.get(name, split, data_dir, valid_size=valid_size, seed=seed, **options)

@@ -25,25 +25,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
+import channels
 from channels.base import BinaryChannel
 from njscc.evaluation.metrics import reconstruction_metrics
 from njscc.io.results import load_result, make_result, save_figure, write_result
 
-__all__ = ["EPS_CHANNELS", "evaluate_codec", "evaluate_sweep", "make_channel", "plot_results",
+__all__ = ["EPS_CHANNELS", "evaluate_codec", "evaluate_sweep", "format_sweep", "plot_results",
            "reconstruct_through", "save_reconstruction_grid", "sweep_results", "write_sweep"]
 
 #: channels whose parameter is a probability, where param 0 means "no noise"
 EPS_CHANNELS = ("bsc", "bec", "z")
-
-
-def make_channel(name: str, param: float) -> BinaryChannel:
-    """``channels.get(name, param)`` with a CLI-friendly error."""
-    import channels
-
-    try:
-        return channels.get(name, param)
-    except KeyError as e:  # a registry may raise KeyError for unknown names
-        raise ValueError(f"unknown channel {name!r}: {e}") from None
 
 
 def _noiseless(channel: BinaryChannel | None) -> bool:
@@ -150,14 +141,14 @@ def evaluate_sweep(
 ) -> dict[str, list[dict[str, float]]]:
     """:func:`evaluate_codec` for every channel × parameter; each point uses its own generator
     seeded from ``(seed, channel index, param index)``. → ``{channel: [metrics + "param"]}``."""
-    from njscc.training.trainer import mix_seed
+    from njscc.training.seeds import mix_seed
 
     dev = next(model.parameters()).device
     out: dict[str, list[dict[str, float]]] = {}
     for ci, name in enumerate(channel_names):
         rows = []
         for pi, p in enumerate(params):
-            ch = make_channel(name, float(p))
+            ch = channels.get(name, float(p))
             g = torch.Generator(device=dev).manual_seed(mix_seed(seed, ci, pi))
             rows.append({"param": float(p),
                          **evaluate_codec(model, images, ch, n_draws=n_draws, generator=g,
@@ -190,9 +181,10 @@ def write_sweep(results: Mapping[str, dict[str, Any]], out_dir: str | os.PathLik
     return [write_result(Path(out_dir) / f"{prefix}_{name}.json", r) for name, r in results.items()]
 
 
-def plot_results(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
-                 metric: str = "sse") -> Path:
-    """Plot ``metric`` (± standard error) vs channel parameter, one line per results file."""
+def plot_results(results: Sequence[Mapping[str, Any] | str | os.PathLike[str]],
+                 out: str | os.PathLike[str], metric: str = "sse") -> Path:
+    """Plot ``metric`` vs channel parameter, one line per sweep result (dicts or JSON paths);
+    error bars: σ over seeds when the result aggregates several, else the standard error."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,12 +192,13 @@ def plot_results(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
 
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
     title = ""
-    for p in paths:
-        r = load_result(p)
+    for p in results:
+        r = p if isinstance(p, Mapping) else load_result(p)
         title = f"{r.get('dataset')} test set, m = {r.get('m')} bits, most probable code"
         m = r["metrics"]
         x, y = m["param"], m[metric]
-        se = m.get(f"{metric}_se", [0.0] * len(y))
+        sd = (r.get("metrics_std") or {}).get(metric)
+        se = sd if sd is not None else m.get(f"{metric}_se", [0.0] * len(y))
         ax.errorbar(x, y, yerr=se, marker="o", capsize=3, label=r["channel"]["name"].upper())
     ax.set_xlabel("channel parameter ε")
     ax.set_ylabel({"sse": "distortion (per-image SSE)", "psnr": "PSNR (dB)",
@@ -215,6 +208,23 @@ def plot_results(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, out)
+
+
+def format_sweep(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Plain-text table of sweep results (one per channel): a row per channel parameter with
+    SSE ± s.e. (± σ over seeds for multi-seed results) and PSNR per channel."""
+    rs = list(results.values())
+    head = f"{'eps':>6}" + "".join(f"  {r['channel']['name'].upper() + ' SSE':>16}  {'PSNR':>6}"
+                                   for r in rs)
+    lines = [head]
+    for i, param in enumerate(rs[0]["metrics"]["param"]):
+        line = f"{param:>6g}"
+        for r in rs:
+            m, sd = r["metrics"], (r.get("metrics_std") or {})
+            spread = sd.get("sse")[i] if sd.get("sse") else m["sse_se"][i]
+            line += f"  {m['sse'][i]:>9.2f} ± {spread:<4.2f}  {m['psnr'][i]:>6.2f}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 @torch.no_grad()
@@ -233,7 +243,7 @@ def save_reconstruction_grid(
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from njscc.training.trainer import mix_seed
+    from njscc.training.seeds import mix_seed
 
     model.eval()
     dev = next(model.parameters()).device
@@ -261,7 +271,10 @@ def save_reconstruction_grid(
             tile = Image.fromarray(a[..., 0] if c == 1 else a).convert("RGB")
             tile = tile.resize((w * scale, h * scale), Image.NEAREST)
             canvas.paste(tile, (label_w + pad + j * (w * scale + pad), top))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(out)
-    return out
+    import io
+
+    from njscc.io.results import atomic_write_bytes
+
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    return atomic_write_bytes(out, buf.getvalue())

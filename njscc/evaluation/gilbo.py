@@ -27,7 +27,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from njscc.models.vae.base import LOGVAR_RANGE, is_continuous, mlp
+from njscc.models.vae.base import LOGVAR_RANGE
+from njscc.nn.mlp import mlp
 from njscc.priors import diag_gaussian_log_prob
 
 __all__ = ["BernoulliEncoderNet", "GaussianEncoderNet", "codec_gilbo", "gilbo"]
@@ -145,7 +146,12 @@ def codec_gilbo(
     dev = next(codec.parameters()).device
     dtype = next(codec.parameters()).dtype
     in_dim = math.prod(codec.data_shape)
-    continuous = is_continuous(codec)
+    continuous = codec.latent.kind == "real"
+    if continuous and not codec.variational:
+        raise ValueError("GILBO of a real latent needs the codec's prior (a variational codec)")
+    if not continuous and codec.latent.kind != "bits":
+        raise ValueError(f"GILBO is defined here for bits and real latents, not "
+                         f"{codec.latent.kind}")
     m = int(codec.m)
 
     def generate(z: Tensor, g: torch.Generator | None) -> Tensor:

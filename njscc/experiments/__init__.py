@@ -1,1 +1,30 @@
-"""One module per study: ``run(config) -> result`` and ``plot(result)``."""
+"""One module per study, one registry: :data:`EXPERIMENTS`.
+
+===============  ======================================================  ====================
+name             study                                                   CLI
+===============  ======================================================  ====================
+``demo``         :class:`~njscc.experiments.demo.Demo`                   ``njscc demo``
+``rd_sweep``     :class:`~njscc.experiments.rd_sweep.RateDistortionSweep`  ``njscc rd-sweep``
+``vib``          :class:`~njscc.experiments.vib.VIBStudy`                ``njscc vib``
+``downstream``   :class:`~njscc.experiments.downstream.DownstreamStudy`  ``njscc downstream``
+``compare``      :class:`~njscc.experiments.compare.CompareStudy`        ``njscc compare``
+``throughput``   :class:`~njscc.experiments.throughput.BenchConfig`      ``njscc bench``
+===============  ======================================================  ====================
+
+Every registered study — plugins' too (entry-point group ``njscc.experiments``) — also runs as
+``njscc experiment NAME --set key=value ... [--seeds 0,1,2]``. The contract, multi-seed runs
+and the aggregation over seeds: :mod:`njscc.experiments.base`.
+"""
+
+# the studies, imported for their registration
+from njscc.experiments import compare, demo, downstream, rd_sweep, throughput, vib  # noqa: E402,F401,I001
+from njscc.experiments.base import (
+    EXPERIMENTS,
+    Study,
+    aggregate_seeds,
+    execute,
+    fmt_pm,
+    load_results,
+)
+
+__all__ = ["EXPERIMENTS", "Study", "aggregate_seeds", "execute", "fmt_pm", "load_results"]

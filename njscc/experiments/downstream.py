@@ -11,22 +11,27 @@ Features are the decoder's own view of the received symbols, ``decoder_input(y)`
 augmentation). Every draw uses an explicit ``torch.Generator``.
 
 Shapes: images ``[N, C, H, W]`` in [0, 1]; labels int64 ``[N]``; codes and features ``[N, m]``.
+:class:`DownstreamStudy` (``njscc downstream``) runs it for several checkpoints and probe
+training noises; results ``downstream_<channel>.json`` and a PNG drawn from it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from channels.base import BinaryChannel
-from njscc.codec import LatentCodec, decoder_input
+from njscc.codec import LatentCodec, Support, decoder_input
+from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm
 
-__all__ = ["accuracy_sweep", "chance_accuracy", "encode_codes", "make_probe", "plot_downstream",
-           "receive", "summary_rows", "train_probe"]
+__all__ = ["DownstreamStudy", "accuracy_sweep", "chance_accuracy", "encode_codes", "make_probe",
+           "plot_downstream", "receive", "summary_rows", "train_probe"]
 
 
 @torch.no_grad()
@@ -142,19 +147,24 @@ def chance_accuracy(labels: Tensor) -> float:
     return float(torch.bincount(labels).max()) / labels.numel()
 
 
-def summary_rows(params: Sequence[float], curves: list[dict[str, Any]]) -> str:
-    """A plain-text table of accuracy (%) vs test parameter, one row per curve."""
+def summary_rows(params: Sequence[float], curves: list[dict[str, Any]],
+                 stds: list[dict[str, Any]] | None = None) -> str:
+    """A plain-text table of accuracy (%) vs test parameter, one row per curve (± σ over
+    seeds when ``stds`` is given)."""
     width = max(len(c["label"]) for c in curves)
-    lines = [f"{'model; probe':<{width}}" + "".join(f"{p:>9g}" for p in params)]
-    for c in curves:
-        cells = "".join(f"{100 * a:>8.2f}%" for a in c["accuracy"])
-        lines.append(f"{c['label']:<{width}}{cells}")
+    cell = 16 if stds else 9
+    lines = [f"{'model; probe':<{width}}" + "".join(f"{p:>{cell}g}" for p in params)]
+    for i, c in enumerate(curves):
+        sd = (stds[i] or {}).get("accuracy") if stds else None
+        vals = [fmt_pm(100 * a, None if not sd or sd[j] is None else 100 * sd[j]) + "%"
+                for j, a in enumerate(c["accuracy"])]
+        lines.append(f"{c['label']:<{width}}" + "".join(f"{v:>{cell}}" for v in vals))
     return "\n".join(lines)
 
 
-def plot_downstream(result_path: str | Any, out: str | Any) -> Any:
-    """Draw accuracy vs test noise (one line per model/probe, ± 1 s.e.) from a results JSON
-    written by ``njscc downstream``; returns the PNG path."""
+def plot_downstream(result: str | Any, out: str | Any) -> Any:
+    """Draw accuracy vs test noise (one line per model/probe, ± 1 s.e.) from a ``downstream``
+    result (dict or JSON path); returns the PNG path."""
 
     import matplotlib
 
@@ -163,7 +173,7 @@ def plot_downstream(result_path: str | Any, out: str | Any) -> Any:
 
     from njscc.io.results import load_result, save_figure
 
-    res = load_result(result_path)
+    res = result if isinstance(result, Mapping) else load_result(result)
     met = res["metrics"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for c in met["curves"]:
@@ -181,3 +191,124 @@ def plot_downstream(result_path: str | Any, out: str | Any) -> Any:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)
+
+
+def _label(name: str, m: int, trained_on: dict | None) -> str:
+    """``"NECST m=100, trained bsc 0.1 (runs/x)"``; ``name`` is the path the user gave."""
+    if trained_on:
+        return f"NECST m={m}, trained {trained_on['name']} {trained_on['param']:g} ({name})"
+    return f"NECST m={m} ({name})"
+
+
+@EXPERIMENTS.register("downstream")
+@dataclass
+class DownstreamStudy(Study):
+    """Classifier probes on received NECST codes: accuracy vs channel noise."""
+
+    checkpoints: Sequence[str] = ()
+    data_dir: str | None = None
+    dataset: str = "mnist"
+    channel: str = "bsc"
+    train_eps: Sequence[float] = (0.0, 0.1)
+    eps: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+    hidden: Sequence[int] = ()
+    epochs: int = 10
+    lr: float = 1e-2
+    draws: int = 3
+    train_size: int | None = None
+    test_size: int | None = None
+    seed: int = 0
+
+    @classmethod
+    def supports(cls, codec: LatentCodec) -> Support:
+        if codec.latent.kind != "bits":
+            return Support.no(f"probes read received code bits; the model has a "
+                              f"{codec.latent.kind} latent")
+        return Support.yes()
+
+    def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
+        import channels
+        from njscc.data import load_dataset
+        from njscc.io.results import make_result
+        from njscc.training import find_checkpoint, load_checkpoint, load_model
+        from njscc.validation import check_positive_int
+
+        if not self.checkpoints:
+            raise ValueError("checkpoints: give at least one NECST checkpoint")
+        for what, vals in (("train_eps", self.train_eps), ("eps", self.eps)):
+            for v in vals:  # validate the channel name and every parameter before any work
+                try:
+                    channels.get(self.channel, v)
+                except ValueError as e:
+                    raise ValueError(f"{what}: {e}") from None
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.draws, "draws")
+        for what, n in (("train_size", self.train_size), ("test_size", self.test_size)):
+            if n is not None and n < 10:
+                raise ValueError(f"{what} must be >= 10, got {n}")
+        data_dir = None if self.dataset == "embedded" else self.data_dir
+        train = load_dataset(self.dataset, "train", data_dir)
+        test = load_dataset(self.dataset, "test", data_dir)
+        if train.labels is None or test.labels is None:
+            raise ValueError(f"dataset {self.dataset!r} has no labels to classify")
+        xtr, ytr = train.images[:self.train_size], train.labels[:self.train_size]
+        xte, yte = test.images[:self.test_size], test.labels[:self.test_size]
+
+        curves = []
+        for ck_arg in self.checkpoints:
+            path = find_checkpoint(ck_arg)
+            model = load_model(path)
+            ok = self.supports(model)
+            if not ok:
+                raise ValueError(f"{ck_arg}: {model.config['name']} cannot be probed: "
+                                 f"{ok.reason}")
+            if tuple(model.data_shape) != tuple(xtr.shape[1:]):
+                raise ValueError(f"{ck_arg}: model images are {list(model.data_shape)}, the "
+                                 f"dataset's {list(xtr.shape[1:])}")
+            extra = load_checkpoint(path).extra if path.is_dir() else {}
+            ch = extra.get("run", {}).get("channel") or {}
+            trained_on = ({"name": ch["name"], "param": float(ch["train_param"])}
+                          if "name" in ch and "train_param" in ch else None)
+            codes_tr, codes_te = encode_codes(model, xtr), encode_codes(model, xte)
+            for pe in self.train_eps:
+                g = torch.Generator().manual_seed(self.seed)
+                channel = None if pe == 0 else channels.get(self.channel, pe)
+                probe = train_probe(codes_tr, ytr, channel, hidden=self.hidden,
+                                    epochs=self.epochs, lr=self.lr, generator=g)
+                res = accuracy_sweep(probe, codes_te, yte, self.channel, self.eps,
+                                     draws=self.draws,
+                                     generator=torch.Generator().manual_seed(self.seed + 1))
+                label = f"{_label(ck_arg, int(model.m), trained_on)}; probe trained at {pe:g}"
+                curves.append({"label": label, "checkpoint": str(path), "m": int(model.m),
+                               "trained_on": trained_on, "probe_param": pe,
+                               "accuracy": res["accuracy"], "accuracy_se": res["accuracy_se"]})
+                if log:
+                    log(f"{label}: " + ", ".join(
+                        f"{p:g}: {100 * a:.2f}%" for p, a in zip(self.eps, res["accuracy"],
+                                                                 strict=True)))
+        probe_name = f"MLP {list(self.hidden)}" if self.hidden else "softmax regression"
+        metrics = {"param": list(self.eps), "curves": curves, "chance": chance_accuracy(yte),
+                   "probe": probe_name, "n_train": int(xtr.shape[0]),
+                   "n_test": int(xte.shape[0]), "draws": self.draws}
+        ms = {c["m"] for c in curves}
+        result = make_result(
+            "downstream", metrics, dataset=self.dataset,
+            channel={"name": self.channel, "param": list(self.eps)},
+            m=ms.pop() if len(ms) == 1 else None,
+            config={"study": self.config_dict(), "probe_epochs": self.epochs,
+                    "probe_hidden": list(self.hidden)})
+        return {f"downstream_{self.channel}": result}
+
+    @classmethod
+    def plot(cls, results: Mapping[str, dict[str, Any]], out: Path) -> list[Path]:
+        return [plot_downstream(r, Path(out) / f"{stem}.png") for stem, r in results.items()]
+
+    @classmethod
+    def summary(cls, results: Mapping[str, dict[str, Any]]) -> str:
+        parts = []
+        for r in results.values():
+            m = r["metrics"]
+            stds = (r.get("metrics_std") or {}).get("curves")
+            parts.append(summary_rows(m["param"], m["curves"], stds)
+                         + f"\nchance {100 * m['chance']:.2f}%")
+        return "\n".join(parts)

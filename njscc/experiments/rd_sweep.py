@@ -1,126 +1,154 @@
-"""Rate–distortion experiments on the shared machinery (registry, objectives, Trainer, results).
+"""The broken-ELBO experiment (Alemi et al. 2018) on binarized MNIST: the R–D plane.
 
-* :func:`train_codec` — build a registry model and an objective, train with
-  the shared Trainer (checkpoints, logs, resume); continuous latents use a noiseless
-  BSC (ε = 0) as the Trainer's channel, which the objectives ignore.
-* :func:`vae_point` — test-set R, D, ELBO, IWAE (and GILBO) of a VAE checkpoint.
-* :func:`necst_point` — a NECST codec on the same plane: D in nats and its rate bounds.
-* :func:`plot_rd_plane` — the R–D plane (Alemi et al. 2018, "Fixing a Broken ELBO") from a
-  results file, with the bound line R = H − D (H estimated, see the docstring).
-* :func:`markdown_table` — the table of a sweep result.
+:class:`RateDistortionSweep` trains one β-VAE per β with the shared Trainer (runs under
+``runs_dir``, resumable), then measures each model's test rate R, distortion D, ELBO, IWAE
+bound and GILBO, and places NECST checkpoints (trained with ``njscc train --preset
+binarized_mnist``) on the same plane. Results: ``rd_sweep.json``; plot ``rd_plane.png`` (R–D
+plane with the bound line R = H − D, H estimated); table ``rd_table.md``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
 
-from njscc.io.results import save_figure
+from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm
+from njscc.io.results import atomic_write_text, make_result, save_figure
 from njscc.objectives.rate_distortion import LN2
 
-__all__ = ["is_continuous_checkpoint", "markdown_table", "necst_point", "plot_rd_plane",
-           "train_codec", "vae_point"]
+__all__ = ["RateDistortionSweep", "markdown_table", "plot_rd_plane"]
 
 
-def is_continuous_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """True if the checkpoint at ``path`` holds a continuous-latent codec (vae_mlp, vib_mlp)."""
-    from njscc import models
-    from njscc.models.vae.base import GaussianLatentCodec
-    from njscc.training.checkpoint import find_checkpoint, load_checkpoint
+@EXPERIMENTS.register("rd_sweep")
+@dataclass
+class RateDistortionSweep(Study):
+    """β-VAE sweep on binarized MNIST: R–D plane, IWAE, GILBO, NECST placed on it."""
 
-    try:
-        ck = load_checkpoint(find_checkpoint(path))
-    except (FileNotFoundError, ValueError):
-        return False
-    name = ck.model_config.get("name")
-    cls = models._REGISTRY.get(name)  # noqa: SLF001 - read-only registry lookup
-    return cls is not None and issubclass(cls, GaussianLatentCodec)
+    data_dir: str | None = None
+    betas: Sequence[float] = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
+    m: int = 32
+    hidden: Sequence[int] = (256, 256)
+    prior: str = "normal"
+    epochs: int = 5
+    batch_size: int = 100
+    lr: float = 1e-3
+    train_size: int | None = None
+    iwae_k: int = 100
+    iwae_images: int = 2000
+    gilbo_steps: int = 1000
+    gilbo_x_mode: str = "mean"
+    necst: Sequence[str] = ()
+    necst_samples: int = 10
+    runs_dir: str = "runs/rd"
+    seed: int = 0
+    quiet: bool = False
 
+    def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
+        import channels
+        from njscc.data import load_dataset
+        from njscc.evaluation.gilbo import codec_gilbo
+        from njscc.evaluation.rate_distortion import necst_point, vae_point
+        from njscc.training import find_checkpoint, load_checkpoint, load_model
+        from njscc.training.runs import fit_codec, history_summary
+        from njscc.validation import check_positive_int
 
-def train_codec(
-    model_name: str,
-    model_kwargs: Mapping[str, Any],
-    objective_name: str,
-    objective_kwargs: Mapping[str, Any],
-    train_x: Tensor,
-    out: str | os.PathLike[str],
-    *,
-    epochs: int,
-    batch_size: int = 100,
-    lr: float = 1e-3,
-    seed: int = 0,
-    test_x: Tensor | None = None,
-    channel: Any = None,
-    encoder_l2: float = 0.0,
-    max_seconds: float | None = None,
-    run_info: Mapping[str, Any] | None = None,
-    resume: bool = True,
-    quiet: bool = True,
-    log: Any = None,
-) -> dict[str, Any]:
-    """Train one codec with the shared :class:`~njscc.training.trainer.Trainer`.
+        if any(b < 0 for b in self.betas):
+            raise ValueError(f"betas must be >= 0, got {list(self.betas)}")
+        for name in ("m", "epochs", "batch_size", "necst_samples", "iwae_images"):
+            check_positive_int(getattr(self, name), name)
+        necst_paths = [find_checkpoint(p) for p in self.necst]  # fail early on a bad path
+        t_all = time.perf_counter()
+        train_x = load_dataset("binarized_mnist", "train", data_dir=self.data_dir).images
+        test_x = load_dataset("binarized_mnist", "test", data_dir=self.data_dir).images
+        train_x = train_x[:self.train_size]
+        model_kwargs = {"m": self.m, "enc_hidden": list(self.hidden),
+                        "dec_hidden": list(self.hidden), "likelihood": "bernoulli",
+                        "prior": self.prior}
+        points = []
+        for beta in self.betas:
+            run_dir = Path(self.runs_dir) / f"beta_{beta:g}"
+            if log:
+                log(f"β = {beta:g}: training {self.epochs} epochs -> {run_dir}")
+            res = fit_codec("vae_mlp", model_kwargs, "beta_vae", {"beta": beta}, train_x,
+                            run_dir, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                            seed=self.seed, run_info={"dataset": "binarized_mnist",
+                                                      "experiment": "rd_sweep"},
+                            quiet=self.quiet, log=log)
+            model = res["model"]
+            t0 = time.perf_counter()
+            pt = {"beta": beta, "prior": self.prior, "run": str(run_dir),
+                  **history_summary(res["history"]),
+                  **vae_point(model, test_x, iwae_k=self.iwae_k, iwae_images=self.iwae_images,
+                              seed=self.seed)}
+            if self.gilbo_steps:
+                pt.update(self._gilbo(model, codec_gilbo))
+            pt["eval_seconds"] = time.perf_counter() - t0
+            if log:
+                log(f"  R {pt['rate_nats']:.2f}  D {pt['distortion_nats']:.2f}  "
+                    f"-ELBO {pt['nll_elbo_nats']:.2f}  "
+                    f"-IWAE {pt.get('nll_iwae_nats', float('nan')):.2f}  "
+                    f"GILBO {pt.get('gilbo_nats', float('nan')):.2f} nats")
+            points.append(pt)
 
-    If ``out`` already has a checkpoint and ``resume``, training continues from it (a finished
-    run is not retrained). Returns ``{"model", "history", "trainer", "out", "seconds"}``.
-    """
-    import sys
-    import time
+        necst = []
+        for path in necst_paths:
+            ck = load_checkpoint(path)
+            run_info = ck.extra.get("run", {})
+            ch = run_info.get("channel") or {}
+            name, param = ch.get("name", "bsc"), float(ch.get("train_param", 0.0))
+            model = load_model(path)
+            if model.latent.kind != "bits" or model.likelihood != "bernoulli":
+                raise ValueError(f"necst {path}: needs a Bernoulli-likelihood bit codec "
+                                 f"(njscc train --preset binarized_mnist), got "
+                                 f"{model.latent} with likelihood {model.likelihood!r}")
+            if log:
+                log(f"NECST {path}: {name} {param:g}")
+            pt = {"run": str(path), "channel": name, "param": param,
+                  **history_summary(ck.extra.get("history", [])),
+                  **necst_point(model, test_x, channels.get(name, param),
+                                n_samples=self.necst_samples, seed=self.seed)}
+            if self.gilbo_steps:
+                pt.update({k: v for k, v in self._gilbo(model, codec_gilbo).items()
+                           if k in ("gilbo_nats", "gilbo_nats_se", "gilbo_bits")})
+            necst.append(pt)
 
-    from njscc import models, objectives
-    from njscc.evaluation.distortion import make_channel
-    from njscc.training.trainer import TrainConfig, Trainer, format_row
+        iw = [p["nll_iwae_nats"] for p in points if "nll_iwae_nats" in p]
+        metrics = {"vae": points, "necst": necst,
+                   "entropy_proxy_nats": min(iw) if iw else None,
+                   "entropy_proxy": "min over the β-VAEs of the IWAE estimate of −log p(x) on "
+                                    "the iwae_images random test images (an upper bound on H)",
+                   "wall_seconds": time.perf_counter() - t_all}
+        result = make_result("rd_sweep", metrics, dataset="binarized_mnist", m=self.m,
+                             config={"study": self.config_dict(),
+                                     "model": {"name": "vae_mlp", "kwargs": model_kwargs},
+                                     "objective": "beta_vae",
+                                     "threads": torch.get_num_threads()})
+        return {"rd_sweep": result}
 
-    out = Path(out)
-    torch.manual_seed(seed)
-    model = models.get(model_name, **dict(model_kwargs))
-    objective = objectives.get(objective_name, **dict(objective_kwargs))
-    ch = channel if channel is not None else make_channel("bsc", 0.0)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, encoder_l2=encoder_l2,
-                      seed=seed, test_every=1 if test_x is not None else 0,
-                      max_seconds=max_seconds)
-    info = {"objective": {"name": objective_name, "kwargs": dict(objective_kwargs)},
-            "n_train": int(train_x.shape[0]), **dict(run_info or {})}
-    on_epoch = None
-    if log is not None:
-        def on_epoch(row: dict[str, Any]) -> None:
-            print(format_row(row, cfg.epochs), file=sys.stderr, flush=True)
-    trainer = Trainer(model, objective, ch, train_x, cfg, test_x=test_x, out_dir=out,
-                      run_info=info, quiet=quiet, on_epoch=on_epoch)
-    if resume and (out / "checkpoints").exists():
-        trainer.resume()
-    t0 = time.perf_counter()
-    history = trainer.fit()
-    model.eval()
-    return {"model": model, "history": history, "trainer": trainer, "out": out,
-            "seconds": time.perf_counter() - t0}
+    def _gilbo(self, model: Any, codec_gilbo: Any) -> dict[str, Any]:
+        g = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        gb = codec_gilbo(model, x_mode=self.gilbo_x_mode, steps=self.gilbo_steps, generator=g)
+        return {"gilbo_nats": gb["gilbo_nats"], "gilbo_nats_se": gb["gilbo_nats_se"],
+                "gilbo_bits": gb["gilbo_bits"], "gilbo_x_mode": self.gilbo_x_mode,
+                "gilbo_steps": self.gilbo_steps}
 
+    @classmethod
+    def plot(cls, results: Mapping[str, dict[str, Any]], out: Path) -> list[Path]:
+        result = results["rd_sweep"]
+        table = atomic_write_text(Path(out) / "rd_table.md", markdown_table(result) + "\n")
+        return [plot_rd_plane(result, Path(out) / "rd_plane.png"), table]
 
-def vae_point(model: Any, test_x: Tensor, *, iwae_k: int = 100, iwae_images: int | None = 2000,
-              seed: int = 0, batch_size: int = 250) -> dict[str, float]:
-    """:func:`~njscc.objectives.rate_distortion.evaluate_rate_distortion` with a seeded
-    generator (R and D on all of ``test_x``; IWAE on a seeded random subset of
-    ``iwae_images``)."""
-    from njscc.objectives.rate_distortion import evaluate_rate_distortion
-
-    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    return evaluate_rate_distortion(model, test_x, n_samples=1, iwae_samples=iwae_k,
-                                    iwae_images=iwae_images, batch_size=batch_size, generator=g,
-                                    subset_seed=seed)
-
-
-def necst_point(model: Any, test_x: Tensor, channel: Any, *, n_samples: int = 10,
-                seed: int = 0) -> dict[str, float]:
-    """:func:`~njscc.objectives.rate_distortion.bit_codec_rate_distortion`, seeded."""
-    from njscc.objectives.rate_distortion import bit_codec_rate_distortion
-
-    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    return bit_codec_rate_distortion(model, test_x, channel, n_samples=n_samples, generator=g)
+    @classmethod
+    def summary(cls, results: Mapping[str, dict[str, Any]]) -> str:
+        return markdown_table(results["rd_sweep"])
 
 
 def _fmt(v: Any, nd: int = 2) -> str:
@@ -130,8 +158,12 @@ def _fmt(v: Any, nd: int = 2) -> str:
 
 
 def markdown_table(result: Mapping[str, Any]) -> str:
-    """Markdown table of an ``rd_sweep`` result (one row per β, then NECST rows)."""
+    """Markdown table of an ``rd_sweep`` result (one row per β, then NECST rows); ``± σ`` over
+    seeds where the result aggregates several."""
     m = result["metrics"]
+    sd = result.get("metrics_std") or {}
+    if sd:
+        return _seed_table(m, sd)
     lines = ["| model | β | R (nats) | D (nats) | −ELBO (nats) | −IWAE (nats) | GILBO (nats) | "
              "epochs |", "|---|---|---|---|---|---|---|---|"]
     for p in m["vae"]:
@@ -204,11 +236,18 @@ def plot_rd_plane(result: Mapping[str, Any], out: str | os.PathLike[str],
     return save_figure(fig, out)
 
 
-def history_summary(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Epochs, total training seconds and the last row's statistics."""
-    if not history:
-        return {"epochs": 0, "train_seconds": 0.0}
-    return {"epochs": int(history[-1]["epoch"]),
-            "train_seconds": float(sum(r.get("epoch_seconds") or 0.0 for r in history)),
-            "last_epoch": {k: v for k, v in history[-1].items()
-                           if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+def _seed_table(m: Mapping[str, Any], sd: Mapping[str, Any]) -> str:
+    lines = ["| model | β | R (nats) | D (nats) | −ELBO (nats) | −IWAE (nats) | GILBO (nats) |",
+             "|---|---|---|---|---|---|---|"]
+    for p, s in zip(m["vae"], sd["vae"], strict=True):
+        cells = [fmt_pm(p.get(k), s.get(k)) for k in ("rate_nats", "distortion_nats",
+                                                       "nll_elbo_nats", "nll_iwae_nats",
+                                                       "gilbo_nats")]
+        lines.append(f"| vae_mlp ({p.get('prior', 'normal')}) | {p['beta']:g} | "
+                     + " | ".join(cells) + " |")
+    for p, s in zip(m.get("necst", []), sd.get("necst", []), strict=True):
+        lines.append(f"| NECST m={p['m']} ({p['channel']} {p['param']:g}) | – | ≤ "
+                     f"{fmt_pm(p['rate_capacity_nats'])} | "
+                     f"{fmt_pm(p['distortion_nats'], s.get('distortion_nats'))} | – | – | "
+                     f"{fmt_pm(p.get('gilbo_nats'), s.get('gilbo_nats'))} |")
+    return "\n".join(lines)

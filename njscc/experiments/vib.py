@@ -10,7 +10,8 @@ evaluates every model on the test set:
 * OOD detection AUROC against each OOD set, scored by the rate R(x), by E_z H(c(y|z)), by the
   predictive entropy and by the max probability (negated).
 
-Returns an ``njscc.result/1`` dict; :func:`plot_vib` draws error/rate vs β.
+:class:`VIBStudy` (``njscc vib``) loads the data and the OOD sets and runs it all; results
+``vib.json``, plots ``reliability.png`` and (several β) ``vib_beta.png``.
 """
 
 from __future__ import annotations
@@ -18,16 +19,22 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from njscc.data.batch import Batch
+from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm
 from njscc.io.results import save_figure
-from njscc.objectives.rate_distortion import LN2, pack_labelled
+from njscc.objectives.rate_distortion import LN2
 
-__all__ = ["evaluate_classifier", "plot_vib", "run_vib_experiment"]
+__all__ = ["OOD_SETS", "VIBStudy", "evaluate_classifier", "format_table", "plot_vib",
+           "run_vib_experiment"]
+
+OOD_SETS = ("kodak", "shuffled", "noise")
 
 
 @torch.no_grad()
@@ -67,10 +74,10 @@ def run_vib_experiment(
     max_seconds: float | None = None, dataset: str = "mnist", log: Any = None,
 ) -> dict[str, Any]:
     """Train and evaluate the VIB models (and baseline); returns an ``njscc.result/1`` dict."""
-    from njscc.experiments.rd_sweep import history_summary, train_codec
     from njscc.io.results import make_result
+    from njscc.training.runs import fit_codec, history_summary
 
-    packed = pack_labelled(train_x, train_y)
+    train = Batch(train_x, train_y)
     kw = {"m": m, "data_shape": list(train_x.shape[1:]), "enc_hidden": list(hidden)}
     specs: list[tuple[str, float | None, dict[str, Any], str, dict[str, Any]]] = [
         (f"vib_beta_{b:g}", b, {**kw, "stochastic": True}, "vib",
@@ -83,11 +90,11 @@ def run_vib_experiment(
     for label, beta, mkw, obj, okw in specs:
         if log:
             log(f"{label}: training {epochs} epoch(s)")
-        res = train_codec("vib_mlp", mkw, obj, okw, packed, Path(runs_dir) / label,
-                          epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                          max_seconds=max_seconds,
-                          run_info={"dataset": dataset, "experiment": "vib"},
-                          quiet=log is None, log=log)
+        res = fit_codec("vib_mlp", mkw, obj, okw, train, Path(runs_dir) / label,
+                        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                        max_seconds=max_seconds,
+                        run_info={"dataset": dataset, "experiment": "vib"},
+                        quiet=log is None, log=log)
         t0 = time.perf_counter()
         ev = evaluate_classifier(res["model"], test_x, test_y, ood or {},
                                  n_test_samples=n_test_samples, seed=seed)
@@ -110,6 +117,89 @@ def run_vib_experiment(
                                "n_test_samples": n_test_samples, "seed": seed,
                                "n_train": int(train_x.shape[0]),
                                "threads": torch.get_num_threads()})
+
+
+@EXPERIMENTS.register("vib")
+@dataclass
+class VIBStudy(Study):
+    """Deep VIB classifier on MNIST: error vs β, calibration (ECE), OOD AUROC vs baseline."""
+
+    data_dir: str | None = None
+    dataset: str = "mnist"
+    betas: Sequence[float] = (1e-3,)
+    m: int = 256
+    hidden: Sequence[int] = (1024, 1024)
+    epochs: int = 1
+    batch_size: int = 100
+    lr: float = 1e-3
+    train_samples: int = 1
+    test_samples: int = 12
+    baseline: bool = True
+    ood: Sequence[str] = OOD_SETS
+    n_ood: int = 2000
+    train_size: int | None = None
+    test_size: int | None = None
+    max_minutes: float | None = None
+    runs_dir: str = "runs/vib"
+    seed: int = 0
+
+    def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
+        from njscc.data import load_dataset
+        from njscc.evaluation.uncertainty import kodak_grey_crops, pixel_shuffled, uniform_noise
+        from njscc.validation import check_number, check_positive_int
+
+        if any(b < 0 for b in self.betas):
+            raise ValueError(f"betas must be >= 0, got {list(self.betas)}")
+        bad = [n for n in self.ood if n not in OOD_SETS]
+        if bad:
+            raise ValueError(f"ood: unknown set(s) {bad}; choose from {', '.join(OOD_SETS)}")
+        for name in ("m", "epochs", "batch_size", "train_samples", "test_samples", "n_ood"):
+            check_positive_int(getattr(self, name), name)
+        if self.max_minutes is not None:
+            check_number(self.max_minutes, "max_minutes", min=0, min_open=True)
+        data_dir = None if self.dataset == "embedded" else self.data_dir
+        train = load_dataset(self.dataset, "train", data_dir=data_dir)
+        test = load_dataset(self.dataset, "test", data_dir=data_dir)
+        if train.labels is None:
+            raise ValueError(f"dataset {self.dataset!r} has no labels; VIB needs them")
+        train_x, train_y = train.images[:self.train_size], train.labels[:self.train_size]
+        test_x, test_y = test.images[:self.test_size], test.labels[:self.test_size]
+        g = torch.Generator().manual_seed(self.seed + 1)
+        ood: dict[str, Tensor] = {}
+        for name in self.ood:
+            if name == "kodak":
+                ood["kodak_grey_crops"] = kodak_grey_crops(self.data_dir, self.n_ood, g)
+            elif name == "shuffled":
+                ood["pixel_shuffled_mnist"] = pixel_shuffled(test_x[:self.n_ood], g)
+            else:
+                ood["uniform_noise"] = uniform_noise(self.n_ood, test_x.shape[1:], g)
+        result = run_vib_experiment(
+            train_x, train_y, test_x, test_y, betas=self.betas, m=self.m, hidden=self.hidden,
+            epochs=self.epochs, baseline=self.baseline, ood=ood, runs_dir=self.runs_dir,
+            batch_size=self.batch_size, lr=self.lr, n_train_samples=self.train_samples,
+            n_test_samples=self.test_samples, seed=self.seed,
+            max_seconds=None if self.max_minutes is None else 60 * self.max_minutes,
+            dataset=self.dataset, log=log)
+        result["config"]["study"] = self.config_dict()
+        return {"vib": result}
+
+    @classmethod
+    def plot(cls, results: Mapping[str, dict[str, Any]], out: Path) -> list[Path]:
+        from njscc.evaluation.uncertainty import plot_reliability
+
+        result = results["vib"]
+        rows = result["metrics"]["models"]
+        plots = [plot_reliability({r["label"]: r["calibration"] for r in rows},
+                                  Path(out) / "reliability.png")]
+        if sum(bool(r["stochastic"]) for r in rows) > 1:
+            plots.append(plot_vib(result, Path(out) / "vib_beta.png"))
+        return plots
+
+    @classmethod
+    def summary(cls, results: Mapping[str, dict[str, Any]]) -> str:
+        return format_table(results["vib"])
+
+
 
 
 def plot_vib(result: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
@@ -142,3 +232,30 @@ def plot_vib(result: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
     ax.set_title("VIB on MNIST: error and rate vs β", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, out)
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """Markdown tables: error/rate/ECE per model, then AUROC per OOD set and score (± σ over
+    seeds where the result aggregates several)."""
+    rows = result["metrics"]["models"]
+    sds = (result.get("metrics_std") or {}).get("models") or [{} for _ in rows]
+    lines = ["| model | β | epochs | test error (12 samples) | 1 sample | R (nats) | ECE |",
+             "|---|---|---|---|---|---|---|"]
+    for r, sd in zip(rows, sds, strict=True):
+        rate = fmt_pm(r["rate_nats"], sd.get("rate_nats")) if r["stochastic"] else \
+            "– (deterministic)"
+        pct = {k: fmt_pm(100 * r[k], None if sd.get(k) is None else 100 * sd[k])
+               for k in ("test_error", "test_error_1sample", "ece")}
+        lines.append(f"| {r['label']} | {r['beta']:g} | {r['epochs']} | {pct['test_error']} % | "
+                     f"{pct['test_error_1sample']} % | {rate} | {pct['ece']} % |")
+    sets = list(result["metrics"]["ood_sets"])
+    if sets:
+        lines += ["", "| model | OOD set | AUROC rate R(x) | AUROC E H(y|z) | "
+                  "AUROC pred. entropy | AUROC −max p |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            for s in sets:
+                a = r["auroc"][s]
+                rate = f"{a['rate']:.3f}" if r["stochastic"] else "–"
+                lines.append(f"| {r['label']} | {s} | {rate} | {a['entropy']:.3f} | "
+                             f"{a['pred_entropy']:.3f} | {a['neg_max_prob']:.3f} |")
+    return "\n".join(lines)

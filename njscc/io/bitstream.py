@@ -367,11 +367,19 @@ def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
-def _check_model(model: Any) -> None:
-    for attr in ("m", "data_shape", "compress", "decompress"):
-        if not hasattr(model, attr):
-            raise TypeError(f"model: expected a LatentCodec (with .{attr}), got "
-                            f"{type(model).__name__}")
+def _check_model(model: Any) -> int:
+    """The codec's bits per code (``latent.channel_bits``); ``TypeError`` for a non-codec,
+    ``ValueError`` for a latent a bitstream cannot carry."""
+    from njscc.codec import LatentCodec
+
+    if not isinstance(model, LatentCodec):
+        raise TypeError(f"model: expected a LatentCodec, got {type(model).__name__}")
+    bits = model.latent.channel_bits
+    if bits is None:
+        name = model.config.get("name") or type(model).__name__
+        raise ValueError(f"model: {name} has a {model.latent} latent, which a bitstream cannot "
+                         "carry (only codecs whose latent has channel_bits)")
+    return bits
 
 
 def _validate_images(images: Any, data_shape: tuple[int, ...]) -> Tensor:
@@ -425,7 +433,7 @@ def encode(model: LatentCodec, images: Tensor, *, batch_size: int = _DEFAULT_BAT
         Bitstream bytes: header (model fingerprint, m, N, data shape), packed ``[B, m]`` bits,
         CRC-32. See the module docstring for the layout.
     """
-    _check_model(model)
+    m = _check_model(model)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     data_shape = tuple(int(d) for d in model.data_shape)
@@ -436,24 +444,25 @@ def encode(model: LatentCodec, images: Tensor, *, batch_size: int = _DEFAULT_BAT
         for i in range(0, x.shape[0], batch_size):
             xb = x[i:i + batch_size].to(device=device, dtype=dtype)
             bits = model.compress(xb)
-            if tuple(bits.shape) != (xb.shape[0], model.m):
+            if tuple(bits.shape) != (xb.shape[0], m):
                 raise ValueError(f"model.compress returned shape {list(bits.shape)}, expected "
-                                 f"[{xb.shape[0]}, {model.m}]")
+                                 f"[{xb.shape[0]}, {m}]")
             chunks.append(bits.to("cpu", torch.uint8))
-    bits = torch.cat(chunks) if chunks else torch.zeros(0, model.m, dtype=torch.uint8)
+    bits = torch.cat(chunks) if chunks else torch.zeros(0, m, dtype=torch.uint8)
     return pack_bits(bits, model_id=model_fingerprint(model), data_shape=data_shape)
 
 
 def check_stream_matches(stream: Bitstream, model: LatentCodec) -> None:
     """Raise :class:`BitstreamError` unless ``stream`` was made by ``model``."""
-    if stream.m != model.m:
+    m = _check_model(model)
+    if stream.m != m:
         raise BitstreamError(f"code length mismatch: the bitstream has m={stream.m} bits per "
-                             f"image, the model has m={model.m} (wrong --model?)")
+                             f"image, the model has m={m} (wrong --checkpoint?)")
     data_shape = tuple(int(d) for d in model.data_shape)
     if stream.data_shape != data_shape:
         raise BitstreamError(f"image shape mismatch: the bitstream holds "
                              f"{list(stream.data_shape)} images, the model makes "
-                             f"{list(data_shape)} (wrong --model?)")
+                             f"{list(data_shape)} (wrong --checkpoint?)")
     fp = model_fingerprint(model)
     if stream.model_id != fp:
         raise BitstreamError(f"wrong model: the bitstream was made by model "

@@ -1,62 +1,69 @@
-"""Training objectives (gradient estimators) for codecs with discrete channel inputs.
+"""Training objectives (gradient estimators and bounds), one registry: :data:`OBJECTIVES`.
 
     >>> from njscc import objectives
     >>> obj = objectives.get("vimco", n_samples=5)
+    >>> obj.supports(model)                     # Support(ok=True) or Support(False, reason)
     >>> obj.prepare(model)                      # creates objective parameters, if any
-    >>> loss, stats = obj(model, x, channel, generator=g)
+    >>> loss, stats = obj(model, batch, channel, generator=g)
     >>> loss.backward()                         # stats: {"loss", "bound", "distortion", ...}
 
-Names: ``"vimco"`` (:class:`VIMCO`), ``"nvil"`` (:class:`NVIL`), ``"reinforce"``
-(:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`); for continuous-latent codecs
-``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"`` (:mod:`njscc.objectives.rate_distortion`).
+Bit codecs (codes over a binary channel): ``"vimco"`` (:class:`VIMCO`), ``"nvil"``
+(:class:`NVIL`), ``"reinforce"`` (:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`).
+Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"``
+(:mod:`njscc.objectives.rate_distortion`). Plugins: entry-point group ``njscc.objectives``.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from njscc.objectives.base import Objective
+from njscc.codec import LatentCodec, Support
+from njscc.objectives.base import Objective, ScoreFunctionObjective
 from njscc.objectives.gumbel import GumbelST
 from njscc.objectives.nvil import NVIL
 from njscc.objectives.rate_distortion import ELBO, VIB, BetaVAE, TherML
 from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
+from njscc.registry import Registry
 
-__all__ = ["ELBO", "NVIL", "VIB", "VIMCO", "BetaVAE", "GumbelST", "Objective", "Reinforce",
-           "TherML", "available", "get"]
+__all__ = ["ELBO", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "GumbelST", "Objective",
+           "Reinforce", "ScoreFunctionObjective", "Support", "TherML", "available",
+           "default_for", "get", "register"]
 
-_REGISTRY: dict[str, type[Objective]] = {
-    "vimco": VIMCO,
-    "nvil": NVIL,
-    "reinforce": Reinforce,
-    "gumbel": GumbelST,
-    # rate-distortion family (continuous-latent codecs, njscc.objectives.rate_distortion)
-    "elbo": ELBO,
-    "beta_vae": BetaVAE,
-    "vib": VIB,
-    "therml": TherML,
-}
+#: the objective registry (entry-point group ``njscc.objectives``)
+OBJECTIVES: Registry[Objective] = Registry("objective", "njscc.objectives", base=Objective)
+for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
+                    ("gumbel", GumbelST), ("elbo", ELBO), ("beta_vae", BetaVAE), ("vib", VIB),
+                    ("therml", TherML)):
+    OBJECTIVES.register(_name, _cls)
+
+
+def register(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
+    """Class decorator: make an :class:`Objective` subclass available as ``get(name)``."""
+    return OBJECTIVES.register(name, aliases=aliases)
 
 
 def available() -> list[str]:
-    """Registered objective names, sorted."""
-    return sorted(_REGISTRY)
+    """Registered objective names (plugins included), sorted."""
+    return OBJECTIVES.available()
 
 
 def get(name: str, **kwargs: Any) -> Objective:
-    """Build the objective registered as ``name``.
+    """Build the objective registered as ``name`` (see :meth:`Registry.get`)."""
+    return OBJECTIVES.get(name, **kwargs)
 
-    Raises:
-        ValueError: unknown ``name`` (the message lists the available ones) or a bad value.
-        TypeError: an unknown keyword argument (named in the message).
-    """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown objective {name!r}; available: {', '.join(available())}")
-    cls = _REGISTRY[name]
-    params = inspect.signature(cls).parameters
-    unknown = sorted(k for k in kwargs if k not in params)
-    if unknown:
-        raise TypeError(f"objective {name!r} got unknown keyword argument(s) {unknown}; "
-                        f"accepted: {list(params)}")
-    return cls(**kwargs)
+
+def default_for(codec: LatentCodec) -> str:
+    """The objective ``njscc train`` uses for ``codec`` when none is named: the first
+    registered one (by name) that lists the codec's latent kind in ``default_for`` and
+    supports it with its default arguments."""
+    for entry in OBJECTIVES:
+        cls = entry.factory
+        if codec.latent.kind in getattr(cls, "default_for", ()):
+            try:
+                if cls().supports(codec):
+                    return entry.name
+            except (TypeError, ValueError):
+                continue
+    raise ValueError(f"no default objective for a {codec.latent.kind} latent; pass --objective "
+                     f"(available: {', '.join(available())})")

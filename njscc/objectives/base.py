@@ -1,25 +1,38 @@
-"""The objective contract: ``(codec, x, channel) → (surrogate loss, logged statistics)``."""
+"""The objective contract: ``(codec, batch, channel) → (surrogate loss, logged statistics)``.
+
+An objective declares what it can train (:meth:`Objective.supports`, with a reason when it
+cannot) and which fields of the :class:`~njscc.data.Batch` it reads (:attr:`Objective.needs`);
+:meth:`Objective.check` turns either mismatch into a one-line ``ValueError`` naming both sides.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from channels.base import BinaryChannel
-from njscc.codec import LatentCodec
+from njscc.codec import LatentCodec, Support
+from njscc.data.batch import Batch, as_batch, check_fields
+from njscc.registry import Configurable
+from njscc.validation import LIMITS, check_positive_int
 
-__all__ = ["Objective", "check_n_samples", "distortion", "to_floats"]
+__all__ = ["Objective", "Support", "check_n_samples", "distortion", "to_floats"]
 
 
 def check_n_samples(n_samples: object, minimum: int = 1) -> int:
     """``n_samples`` as an int ≥ ``minimum`` (``TypeError``/``ValueError`` naming it)."""
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int):
-        raise TypeError(f"n_samples must be an int, got {type(n_samples).__name__}")
-    if n_samples < minimum:
-        raise ValueError(f"n_samples must be >= {minimum}, got {n_samples}")
-    return n_samples
+    k = check_positive_int(n_samples, "n_samples", max=LIMITS["samples"])
+    if k < minimum:
+        raise ValueError(f"n_samples: expected an integer >= {minimum}, got {k}")
+    return k
+
+
+def _codec_name(codec: Any) -> str:
+    name = getattr(codec, "config", {}).get("name") if isinstance(codec, LatentCodec) else None
+    return name or type(codec).__name__
 
 
 @torch.no_grad()
@@ -40,18 +53,22 @@ def to_floats(**stats: Tensor | float) -> dict[str, float]:
     return dict(zip(stats, vals.tolist(), strict=True))
 
 
-class Objective(nn.Module, ABC):
+class Objective(Configurable, nn.Module, ABC):
     """An estimator of the gradient of a bound, as a surrogate loss to minimise.
 
-    ``forward(codec, x, channel, generator)`` returns ``(loss, stats)``:
+    ``forward(codec, batch, channel=None, generator=None)`` returns ``(loss, stats)``:
 
+    * ``batch``: a :class:`~njscc.data.Batch` (a plain tensor is taken as ``Batch(x=...)``);
     * ``loss``: a 0-dim tensor whose gradient w.r.t. the codec parameters is the estimator's
       gradient of −bound (batch mean). It is *not* in general equal to −bound; read
       ``stats["loss"]`` for that. Objectives with parameters of their own (NVIL's baseline
       network) add their training loss to it; it reaches only those parameters.
-    * ``stats``: floats, at least ``"loss"`` (= −bound), ``"bound"`` (batch mean of the
-      K-sample bound, nats or −SSE units) and ``"distortion"`` (mean per-image SSE of the
-      sampled reconstructions).
+    * ``stats``: floats, at least ``"loss"`` (= −bound), ``"bound"`` and ``"distortion"``.
+
+    Subclasses implement :meth:`loss` and declare :meth:`supports`, :attr:`needs` (batch
+    fields read), :attr:`uses_channel` (whether a channel enters the objective) and
+    :attr:`default_for` (latent kinds it is the default objective of, see
+    :func:`njscc.objectives.default_for`).
 
     Every random draw uses ``generator``; same seed ⇒ identical loss and gradients. Stateful
     objectives (running baselines) update their state only in ``training`` mode.
@@ -59,15 +76,103 @@ class Objective(nn.Module, ABC):
     parameters (if any) exist; train them too (``list(objective.parameters())``).
     """
 
+    _config_kind: ClassVar[str] = "objective"
+    #: latent kinds for which this objective is the default (``njscc train`` without --objective)
+    default_for: ClassVar[tuple[str, ...]] = ()
+    #: whether the objective sends codes through the channel it is given
+    uses_channel: ClassVar[bool] = True
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Batch fields the objective reads (see :class:`~njscc.data.Batch`)."""
+        return ("x",)
+
+    @property
+    def name(self) -> str:
+        """The registered name (or the class name)."""
+        return self.config.get("name") or type(self).__name__
+
+    def supports(self, codec: LatentCodec) -> Support:
+        """Whether this objective can train ``codec`` (override; default: yes)."""
+        return Support.yes()
+
+    def check(self, codec: LatentCodec, fields: Any = None, channel: Any = None) -> None:
+        """``ValueError`` naming objective and codec if ``codec`` is not supported, if
+        ``fields`` (the batch's or a dataset's) lack one this objective needs, or if a channel
+        is given to an objective that does not use one."""
+        ok = self.supports(codec)
+        if not ok:
+            name = self.name
+            raise ValueError(f"objective {name!r} cannot train model {_codec_name(codec)!r} "
+                             f"({codec.latent}): {ok.reason}")
+        if fields is not None:
+            check_fields(self.needs, fields, f"objective {self.name!r}", "the data")
+        if channel is not None and not self.uses_channel:
+            name = self.name
+            raise ValueError(f"objective {name!r} does not use a channel (model "
+                             f"{_codec_name(codec)!r} has a {codec.latent.kind} latent), got "
+                             f"{getattr(channel, 'name', channel)!r}")
+
     def prepare(self, codec: LatentCodec) -> None:  # noqa: B027 - optional hook
         """Create codec-dependent parameters (no-op unless the objective has some)."""
 
-    @abstractmethod
     def forward(
         self,
         codec: LatentCodec,
-        x: Tensor,
-        channel: BinaryChannel,
+        batch: Batch | Tensor,
+        channel: BinaryChannel | None = None,
         generator: torch.Generator | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
-        """``x`` ``[B, *data_shape]`` → (surrogate loss 0-dim, stats)."""
+        """Check the codec and batch, then :meth:`loss`."""
+        batch = as_batch(batch)
+        self.check(codec, batch.fields, channel)
+        return self.loss(codec, batch, channel, generator)
+
+    @abstractmethod
+    def loss(
+        self,
+        codec: LatentCodec,
+        batch: Batch,
+        channel: BinaryChannel | None,
+        generator: torch.Generator | None,
+    ) -> tuple[Tensor, dict[str, float]]:
+        """``batch.x`` ``[B, *data_shape]`` → (surrogate loss 0-dim, stats)."""
+
+
+class BitObjective(Objective):
+    """Base of the objectives for codecs whose codes cross a binary channel (NECST)."""
+
+    def supports(self, codec: LatentCodec) -> Support:
+        if codec.latent.kind != "bits":
+            return Support.no(f"it needs a bits latent (codes sent over a binary channel), "
+                              f"the model has {codec.latent.kind}")
+        if not codec.reconstructs:
+            return Support.no("it needs a reconstruction decoder p(x | y)")
+        return Support.yes()
+
+
+class ScoreFunctionObjective(BitObjective):
+    """Shared skeleton of the score-function estimators (VIMCO, NVIL, REINFORCE).
+
+    K codes are drawn from the closed-form channel marginal (``codec(x, channel, K)``), so
+    ``log_q`` = log q(y | x) carries the encoder gradient; a subclass turns ``log_p``/``log_q``
+    ``[K, B]`` into its surrogate with :meth:`surrogate`. The stats always hold ``loss``
+    (= −value), ``bound`` (the value), ``distortion`` (mean per-image SSE of the samples) and
+    the subclass's extras.
+    """
+
+    n_samples: int
+
+    def loss(self, codec: LatentCodec, batch: Batch, channel: BinaryChannel | None,
+             generator: torch.Generator | None) -> tuple[Tensor, dict[str, float]]:
+        x = batch.x
+        out = codec(x, channel, n_samples=self.n_samples, generator=generator)
+        surrogate, value, extra = self.surrogate(codec, x, out)
+        return surrogate, to_floats(loss=-value, bound=value,
+                                    distortion=distortion(codec, x, out["params"], out["log_p"]),
+                                    **extra)
+
+    @abstractmethod
+    def surrogate(self, codec: LatentCodec, x: Tensor, out: dict[str, Tensor]
+                  ) -> tuple[Tensor, Tensor, dict[str, Tensor | float]]:
+        """``(surrogate loss, value of the bound (0-dim, detached), extra stats)``."""

@@ -7,13 +7,15 @@ from torch import Tensor
 
 from channels.base import BinaryChannel
 from njscc.codec import LatentCodec
-from njscc.objectives.base import Objective, check_n_samples, distortion, to_floats
+from njscc.data.batch import Batch
+from njscc.objectives.base import BitObjective, check_n_samples, distortion, to_floats
+from njscc.validation import check_bool, check_number
 
 __all__ = ["GumbelST", "coupled_channel"]
 
 
 @torch.no_grad()
-def coupled_channel(channel: BinaryChannel, shape: torch.Size | tuple[int, ...],
+def coupled_channel(channel: BinaryChannel | None, shape: torch.Size | tuple[int, ...],
                     dtype: torch.dtype, device: torch.device,
                     generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Channel outputs for all-0 and all-1 inputs from the *same* random draws.
@@ -22,9 +24,12 @@ def coupled_channel(channel: BinaryChannel, shape: torch.Size | tuple[int, ...],
     ``y0 + b·(y1 − y0)``: for a BSC that is ``b ⊕ n`` (``y0 = n``, ``y1 = 1 − n``), for a
     BEC both are erased at the same positions. Needs a memoryless channel whose random
     draws do not depend on the input values (true of the channels in :mod:`channels`).
-    The generator (or the global RNG) ends up advanced by one channel call.
+    The generator (or the global RNG) ends up advanced by one channel call. ``channel=None``
+    (noiseless) gives ``y0 = 0``, ``y1 = 1``.
     """
     zeros = torch.zeros(shape, dtype=dtype, device=device)
+    if channel is None:
+        return zeros, zeros + 1
     if generator is not None:
         state = generator.get_state()
         y0 = channel(zeros, generator=generator)
@@ -40,7 +45,7 @@ def coupled_channel(channel: BinaryChannel, shape: torch.Size | tuple[int, ...],
     return y0.to(dtype), y1.to(dtype)
 
 
-class GumbelST(Objective):
+class GumbelST(BitObjective):
     """Straight-through binary-concrete estimator (Jang et al. 2017; Maddison et al. 2017).
 
     Relaxed bits ``s = σ((ℓ + g)/τ)`` with logistic noise ``g``; with ``hard=True`` (default)
@@ -62,18 +67,12 @@ class GumbelST(Objective):
     def __init__(self, n_samples: int = 1, tau: float = 1.0, hard: bool = True) -> None:
         super().__init__()
         self.n_samples = check_n_samples(n_samples)
-        if not isinstance(tau, (int, float)) or not tau > 0:
-            raise ValueError(f"tau must be a number > 0, got {tau!r}")
-        self.tau = float(tau)
-        self.hard = bool(hard)
+        self.tau = check_number(tau, "tau", min=0, min_open=True)
+        self.hard = check_bool(hard, "hard")
 
-    def forward(
-        self,
-        codec: LatentCodec,
-        x: Tensor,
-        channel: BinaryChannel,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, dict[str, float]]:
+    def loss(self, codec: LatentCodec, batch: Batch, channel: BinaryChannel | None,
+             generator: torch.Generator | None) -> tuple[Tensor, dict[str, float]]:
+        x = batch.x
         logits = codec.encode(x)  # [B, m]
         shape = (self.n_samples, *logits.shape)
         u = torch.rand(shape, generator=generator, dtype=logits.dtype, device=logits.device)

@@ -7,14 +7,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-from channels.base import BinaryChannel
 from njscc.codec import LatentCodec
-from njscc.objectives.base import Objective, check_n_samples, distortion, to_floats
+from njscc.objectives.base import ScoreFunctionObjective, check_n_samples
+from njscc.validation import LIMITS, check_number, check_positive_int
 
 __all__ = ["NVIL"]
 
 
-class NVIL(Objective):
+class NVIL(ScoreFunctionObjective):
     """Neural variational inference and learning for the bound ``E_q log p(x|y)``.
 
     Learning signal ``l = log p(x|y)``; centred ``a = (l − c − b_ψ(x)) / max(1, √v)`` with
@@ -39,12 +39,8 @@ class NVIL(Objective):
                  variance_norm: bool = True) -> None:
         super().__init__()
         self.n_samples = check_n_samples(n_samples)
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden <= 0:
-            raise ValueError(f"hidden must be an int > 0, got {hidden!r}")
-        if not isinstance(alpha, (int, float)) or not 0 <= alpha < 1:
-            raise ValueError(f"alpha must be a number in [0, 1), got {alpha!r}")
-        self.hidden = hidden
-        self.alpha = float(alpha)
+        self.hidden = check_positive_int(hidden, "hidden", max=LIMITS["hidden"])
+        self.alpha = check_number(alpha, "alpha", min=0, max=1, max_open=True)
         self.variance_norm = bool(variance_norm)
         self.baseline_net: nn.Module | None = None
         self.register_buffer("mean", torch.zeros(()))
@@ -65,16 +61,10 @@ class NVIL(Objective):
             net = net.to(device=ref.device, dtype=ref.dtype)
         self.baseline_net = net
 
-    def forward(
-        self,
-        codec: LatentCodec,
-        x: Tensor,
-        channel: BinaryChannel,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, dict[str, float]]:
+    def surrogate(self, codec: LatentCodec, x: Tensor, out: dict[str, Tensor]
+                  ) -> tuple[Tensor, Tensor, dict[str, Tensor | float]]:
         if self.baseline_net is None:
             self.prepare(codec)
-        out = codec(x, channel, n_samples=self.n_samples, generator=generator)
         log_p, log_q = out["log_p"], out["log_q"]  # [K, B]
         lp = log_p.detach()
         b = self.baseline_net(x).squeeze(-1)  # [B], trained below
@@ -97,7 +87,5 @@ class NVIL(Objective):
         baseline_loss = (lp - c - b).square().mean()
         surrogate = -(log_p + signal * log_q).mean() + baseline_loss
         value = lp.mean()
-        return surrogate, to_floats(loss=-value, bound=value,
-                                    distortion=distortion(codec, x, out["params"], log_p),
-                                    log_p=value, baseline_loss=baseline_loss.detach(),
-                                    signal_mean=c, signal_var=v)
+        return surrogate, value, {"log_p": value, "baseline_loss": baseline_loss.detach(),
+                                  "signal_mean": c, "signal_var": v}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from channels.base import BinaryChannel
 from njscc.codec import LatentCodec
-from njscc.objectives.base import Objective, check_n_samples, distortion, to_floats
+from njscc.objectives.base import ScoreFunctionObjective, check_n_samples
+from njscc.validation import check_number
 
 __all__ = ["Reinforce"]
 
 
-class Reinforce(Objective):
+class Reinforce(ScoreFunctionObjective):
     """REINFORCE on ``E_q log p(x|y)`` with a scalar moving-average baseline ``b``.
 
     Encoder gradient ``mean_k (log p(x|y_k) − b) ∇ log q(y_k|x)``; decoder gradient
@@ -29,20 +29,12 @@ class Reinforce(Objective):
     def __init__(self, n_samples: int = 1, decay: float = 0.9) -> None:
         super().__init__()
         self.n_samples = check_n_samples(n_samples)
-        if not isinstance(decay, (int, float)) or not 0 <= decay < 1:
-            raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
-        self.decay = float(decay)
+        self.decay = check_number(decay, "decay", min=0, max=1, max_open=True)
         self.register_buffer("baseline", torch.zeros(()))
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
 
-    def forward(
-        self,
-        codec: LatentCodec,
-        x: Tensor,
-        channel: BinaryChannel,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, dict[str, float]]:
-        out = codec(x, channel, n_samples=self.n_samples, generator=generator)
+    def surrogate(self, codec: LatentCodec, x: Tensor, out: dict[str, Tensor]
+                  ) -> tuple[Tensor, Tensor, dict[str, Tensor | float]]:
         log_p, log_q = out["log_p"], out["log_q"]  # [K, B]
         lp = log_p.detach()
         if self.training:
@@ -57,6 +49,4 @@ class Reinforce(Objective):
             b = self.baseline
         surrogate = -(log_p + (lp - b) * log_q).mean()
         value = lp.mean()
-        return surrogate, to_floats(loss=-value, bound=value,
-                                    distortion=distortion(codec, x, out["params"], log_p),
-                                    log_p=value, baseline=b)
+        return surrogate, value, {"log_p": value, "baseline": b}

@@ -7,9 +7,9 @@ import math
 import torch
 from torch import Tensor
 
-from channels.base import BinaryChannel
 from njscc.codec import LatentCodec
-from njscc.objectives.base import Objective, check_n_samples, distortion, to_floats
+from njscc.objectives.base import ScoreFunctionObjective, check_n_samples
+from njscc.validation import check_choice, check_number
 
 __all__ = ["VIMCO", "vimco_signal"]
 
@@ -31,7 +31,7 @@ def vimco_signal(f: Tensor) -> Tensor:
     return total.unsqueeze(0) - torch.logsumexp(replaced, 1)
 
 
-class VIMCO(Objective):
+class VIMCO(ScoreFunctionObjective):
     """VIMCO on the K-sample bound ``L = log (1/K) Σ_k exp(β·log p(x|y_k))``.
 
     Samples ``y_k ~ q(y|x)``, the closed-form channel marginal (``codec.forward``). The encoder
@@ -53,25 +53,17 @@ class VIMCO(Objective):
     log p), ``ess`` (mean effective sample size of the weights, 1..K).
     """
 
+    default_for = ("bits",)
+
     def __init__(self, n_samples: int = 5, loglik_scale: float = 1.0,
                  bound: str = "lower") -> None:
         super().__init__()
         self.n_samples = check_n_samples(n_samples, minimum=2)
-        if not isinstance(loglik_scale, (int, float)) or not loglik_scale > 0:
-            raise ValueError(f"loglik_scale must be a number > 0, got {loglik_scale!r}")
-        if bound not in ("lower", "upper"):
-            raise ValueError(f"bound must be 'lower' or 'upper', got {bound!r}")
-        self.loglik_scale = float(loglik_scale)
-        self.bound = bound
+        self.loglik_scale = check_number(loglik_scale, "loglik_scale", min=0, min_open=True)
+        self.bound = check_choice(bound, "bound", ("lower", "upper"))
 
-    def forward(
-        self,
-        codec: LatentCodec,
-        x: Tensor,
-        channel: BinaryChannel,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, dict[str, float]]:
-        out = codec(x, channel, n_samples=self.n_samples, generator=generator)
+    def surrogate(self, codec: LatentCodec, x: Tensor, out: dict[str, Tensor]
+                  ) -> tuple[Tensor, Tensor, dict[str, Tensor | float]]:
         log_p, log_q = out["log_p"], out["log_q"]  # [K, B]
         sign = 1.0 if self.bound == "lower" else -1.0
         f = (sign * self.loglik_scale) * log_p
@@ -82,6 +74,4 @@ class VIMCO(Objective):
             value = sign * bound.mean()
             w = torch.softmax(f.detach(), 0)
             ess = (1.0 / w.square().sum(0)).mean()
-        return surrogate, to_floats(loss=-value, bound=value,
-                                    distortion=distortion(codec, x, out["params"], log_p),
-                                    log_p=log_p.detach().mean(), ess=ess)
+        return surrogate, value, {"log_p": log_p.detach().mean(), "ess": ess}

@@ -1,34 +1,37 @@
-"""Priors p(z) over continuous latents for the VAE/VIB codecs (rate–distortion family).
+"""Priors p(z) over continuous latents (VAE/VIB codecs), one registry: :data:`PRIORS`.
 
-Every prior is an ``nn.Module`` with
+Every prior is a :class:`Prior` (an ``nn.Module``) built as ``PRIORS.get(name, dim=d,
+**options)`` and then attached to its codec with :meth:`Prior.bind` (which gives priors that
+need them the data shape and the encoder). A prior has
 
 * ``log_prob(z)``: ``[..., d]`` → ``[...]`` in nats;
 * ``sample(n, generator=None)``: ``[n, d]``;
 * ``analytic_kl``: True when KL(q(z|x) ‖ p(z)) has a closed form for a diagonal-Gaussian q
   (only :class:`StandardNormalPrior`); otherwise the rate is estimated by Monte Carlo.
 
-Priors:
+Registered priors (plugins: entry-point group ``njscc.priors``):
 
 * ``"normal"`` — :class:`StandardNormalPrior`, N(0, I).
 * ``"mog"`` — :class:`GaussianMixturePrior`, a learned mixture of C diagonal Gaussians
   (learned weights, means, log-variances).
 * ``"vamp"`` — :class:`VampPrior` (Tomczak & Welling, 2018), p(z) = 1/C Σ_c q(z | u_c) with C
-  learned pseudo-inputs u_c in data space; it needs the codec's posterior function, attached
-  with :meth:`VampPrior.bind` by the codec that owns it.
+  learned pseudo-inputs u_c in data space (created by :meth:`VampPrior.bind`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PRIORS", "GaussianMixturePrior", "Prior", "StandardNormalPrior", "VampPrior",
-           "diag_gaussian_log_prob", "make_prior", "mixture_log_prob"]
+from njscc.registry import Configurable, Registry
+from njscc.validation import LIMITS, check_number, check_positive_int
 
-PRIORS = ("normal", "mog", "vamp")
+__all__ = ["PRIORS", "GaussianMixturePrior", "Prior", "StandardNormalPrior", "VampPrior",
+           "diag_gaussian_log_prob", "mixture_log_prob"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -45,11 +48,15 @@ def mixture_log_prob(z: Tensor, means: Tensor, logvars: Tensor, log_weights: Ten
     return torch.logsumexp(comp + log_weights, -1)
 
 
-class Prior(nn.Module):
+class Prior(Configurable, nn.Module):
     """Base class of latent priors (see the module docstring)."""
 
+    _config_kind: ClassVar[str] = "prior"
     analytic_kl: bool = False
     dim: int
+
+    def bind(self, codec: Any) -> None:  # noqa: B027 - optional hook
+        """Attach to the codec that owns this prior (after its encoder exists)."""
 
     def log_prob(self, z: Tensor) -> Tensor:
         raise NotImplementedError
@@ -63,6 +70,10 @@ class Prior(nn.Module):
         return par if par is not None else buf  # type: ignore[return-value]
 
 
+PRIORS: Registry[Prior] = Registry("prior", "njscc.priors", base=Prior)
+
+
+@PRIORS.register("normal")
 class StandardNormalPrior(Prior):
     """p(z) = N(0, I_d); KL to a diagonal Gaussian in closed form."""
 
@@ -70,7 +81,7 @@ class StandardNormalPrior(Prior):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.dim = int(dim)
+        self.dim = check_positive_int(dim, "dim", max=LIMITS["latent_dims"])
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
     def log_prob(self, z: Tensor) -> Tensor:
@@ -81,6 +92,7 @@ class StandardNormalPrior(Prior):
         return torch.randn(n, self.dim, generator=generator, device=a.device, dtype=a.dtype)
 
 
+@PRIORS.register("mog")
 class GaussianMixturePrior(Prior):
     """Learned mixture of ``n_components`` diagonal Gaussians.
 
@@ -90,7 +102,9 @@ class GaussianMixturePrior(Prior):
 
     def __init__(self, dim: int, n_components: int = 10, init_spread: float = 1.0) -> None:
         super().__init__()
-        self.dim = int(dim)
+        self.dim = check_positive_int(dim, "dim", max=LIMITS["latent_dims"])
+        n_components = check_positive_int(n_components, "n_components", max=LIMITS["hidden"])
+        init_spread = check_number(init_spread, "init_spread", min=0)
         self.means = nn.Parameter(init_spread * torch.randn(n_components, dim))
         self.logvars = nn.Parameter(torch.zeros(n_components, dim))
         self.logits = nn.Parameter(torch.zeros(n_components))
@@ -107,23 +121,27 @@ class GaussianMixturePrior(Prior):
         return self.means[c] + eps * torch.exp(0.5 * self.logvars[c])
 
 
+@PRIORS.register("vamp")
 class VampPrior(Prior):
     """VampPrior: p(z) = 1/C Σ_c q(z | u_c) with learned pseudo-inputs ``u_c = σ(a_c)``.
 
-    ``posterior_fn(u) -> (mean, logvar)`` is the codec's encoder; the codec calls
-    :meth:`bind` after building it (the function is not a submodule, so the encoder's weights
-    are saved once, under ``encoder``).
+    :meth:`bind` creates the C pseudo-inputs in the codec's data shape and attaches its
+    encoder ``u → (mean, logvar)`` (a function, not a submodule, so the encoder's weights are
+    saved once, under ``encoder``).
     """
 
-    def __init__(self, dim: int, data_shape: Sequence[int], n_pseudo: int = 50) -> None:
+    def __init__(self, dim: int, n_components: int = 50) -> None:
         super().__init__()
-        self.dim = int(dim)
-        self.pseudo_logits = nn.Parameter(0.1 * torch.randn(n_pseudo, *data_shape) - 2.0)
+        self.dim = check_positive_int(dim, "dim", max=LIMITS["latent_dims"])
+        self.n_components = check_positive_int(n_components, "n_components",
+                                               max=LIMITS["hidden"])
         self._posterior: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
 
-    def bind(self, posterior_fn: Callable[[Tensor], tuple[Tensor, Tensor]]) -> None:
-        """Attach the encoder ``u → (mean [C, d], logvar [C, d])``."""
-        object.__setattr__(self, "_posterior", posterior_fn)
+    def bind(self, codec: Any) -> None:
+        """Create the pseudo-inputs ``[C, *codec.data_shape]`` and attach ``codec.posterior``."""
+        self.pseudo_logits = nn.Parameter(
+            0.1 * torch.randn(self.n_components, *codec.data_shape) - 2.0)
+        object.__setattr__(self, "_posterior", codec.posterior)
 
     def components(self) -> tuple[Tensor, Tensor]:
         if self._posterior is None:
@@ -143,14 +161,3 @@ class VampPrior(Prior):
         eps = torch.randn(n, self.dim, generator=generator, device=means.device,
                           dtype=means.dtype)
         return means[c] + eps * torch.exp(0.5 * logvars[c])
-
-
-def make_prior(name: str, dim: int, data_shape: Sequence[int], n_components: int) -> Prior:
-    """Build the prior ``name`` (one of :data:`PRIORS`)."""
-    if name == "normal":
-        return StandardNormalPrior(dim)
-    if name == "mog":
-        return GaussianMixturePrior(dim, n_components)
-    if name == "vamp":
-        return VampPrior(dim, data_shape, n_components)
-    raise ValueError(f"prior must be one of {PRIORS}, got {name!r}")

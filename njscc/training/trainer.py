@@ -1,9 +1,12 @@
 """Training: one :class:`Trainer` you can read top to bottom.
 
-NECST as in the reference (Choi et al., 2019): separate Adam optimisers (lr 1e-3) for the
-encoder and the decoder (plus one for the objective's own parameters, e.g. the NVIL baseline),
-an L2 penalty ``l2 · ½‖W‖²`` on the encoder's weight matrices added to the loss (what
-``tf.contrib.layers.l2_regularizer`` does), batch 100, K samples set by the objective.
+It trains any :class:`~njscc.codec.LatentCodec` with any objective that supports it
+(``objective.supports(codec)``), on a :class:`~njscc.data.Batch` of named fields, over a
+channel when the codec's latent crosses one (``channel=None`` otherwise). One Adam optimiser
+per parameter group the codec declares (:meth:`~njscc.codec.LatentCodec.param_groups`; NECST:
+``encoder`` and ``decoder``, as in the reference code) plus one for the objective's own
+parameters (e.g. the NVIL baseline); an L2 penalty ``l2 · ½‖W‖²`` on the weight matrices of
+the ``encoder`` group added to the loss (what ``tf.contrib.layers.l2_regularizer`` does).
 
 Reproducibility and resume:
 
@@ -43,46 +46,23 @@ import torch
 from torch import Tensor, nn
 
 from channels.base import BinaryChannel
+from njscc.data.batch import Batch, as_batch
 from njscc.io.results import atomic_write_text
 from njscc.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from njscc.training.distributed import DistInfo
+from njscc.training.seeds import mix_seed
+from njscc.validation import LIMITS, check_int, check_number, check_positive_int
 
-__all__ = ["CSV_COLUMNS", "TrainConfig", "Trainer", "distributed_context", "format_row",
-           "mix_seed", "pick_device"]
+__all__ = ["CSV_COLUMNS", "TrainConfig", "Trainer", "format_row"]
 
 #: columns of ``log.csv`` (``log.jsonl`` has these plus every statistic the objective reports)
 CSV_COLUMNS = ("epoch", "step", "loss", "distortion", "l2", "test_sse", "test_sse_se",
                "test_psnr", "epoch_seconds", "steps_per_second")
 
 
-def mix_seed(*values: int) -> int:
-    """Deterministic 63-bit seed from integers (splitmix64 chain); platform independent."""
-    h = 0x9E3779B97F4A7C15
-    for v in values:
-        h = (h ^ (int(v) & 0xFFFFFFFFFFFFFFFF)) & 0xFFFFFFFFFFFFFFFF
-        h = (h + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-        z = h
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        h = z ^ (z >> 31)
-    return h & 0x7FFFFFFFFFFFFFFF
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given (validated), else ``cuda`` when available, else ``cpu``."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"--device: expected cpu, cuda or cuda:N, got {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
-    return dev
-
-
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of a run (stored in every checkpoint)."""
+    """Hyper-parameters of a run (stored in every checkpoint); validated on construction."""
 
     epochs: int = 10
     batch_size: int = 100
@@ -92,52 +72,21 @@ class TrainConfig:
     test_every: int = 1          # evaluate test distortion every N epochs (0: never)
     progress_every: int = 25     # steps between progress-bar refreshes (the only syncs)
     max_seconds: float | None = None  # stop (checkpoint, resumable) once fit() has run this long
+    max_steps: int | None = None      # stop (checkpoint, resumable) after this many steps in all
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.encoder_l2 < 0:
-            raise ValueError(f"encoder_l2 must be >= 0, got {self.encoder_l2}")
-
-
-# --------------------------------------------------------------------------- distributed
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-@contextlib.contextmanager
-def distributed_context(device: str | None = None) -> Iterator[tuple[DistInfo, torch.device]]:
-    """Initialise ``torch.distributed`` when launched by ``torchrun`` (``WORLD_SIZE`` > 1).
-
-    Yields ``(DistInfo, device)``; CUDA ranks use ``cuda:LOCAL_RANK`` and nccl, CPU ranks gloo.
-    Tears the process group down on exit.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        yield DistInfo(), pick_device(device)
-        return
-    import torch.distributed as dist
-
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", local_rank)
-        torch.cuda.set_device(dev)
-    dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-    try:
-        yield DistInfo(rank=rank, world=world, local_rank=local_rank), dev
-    finally:
-        dist.destroy_process_group()
+        self.epochs = check_positive_int(self.epochs, "epochs", max=1 << 20)
+        self.batch_size = check_positive_int(self.batch_size, "batch_size", max=LIMITS["batch"])
+        self.lr = check_number(self.lr, "lr", min=0, min_open=True)
+        self.encoder_l2 = check_number(self.encoder_l2, "encoder_l2", min=0)
+        self.seed = check_int(self.seed, "seed", min=0, max=LIMITS["seed"])
+        self.test_every = check_int(self.test_every, "test_every", min=0)
+        self.progress_every = check_positive_int(self.progress_every, "progress_every")
+        if self.max_seconds is not None:
+            self.max_seconds = check_number(self.max_seconds, "max_seconds", min=0,
+                                            min_open=True, finite=False)
+        if self.max_steps is not None:
+            self.max_steps = check_positive_int(self.max_steps, "max_steps")
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -159,15 +108,18 @@ class _EpochAccum:
 
 
 class Trainer:
-    """Train a :class:`~njscc.codec.LatentCodec` with a NECST objective over a noisy channel.
+    """Train a :class:`~njscc.codec.LatentCodec` with an :class:`~njscc.objectives.Objective`.
 
     Args:
-        model: the codec (has ``encoder``, ``decoder`` submodules and a registry ``config``).
-        objective: ``nn.Module`` with ``forward(codec, x, channel, generator) -> (loss, stats)``.
-        channel: the training channel (train ε).
-        train_x: training images ``[N, *data_shape]`` in [0, 1] (kept on the device).
+        model: the codec (a registered model: its ``config`` goes into every checkpoint).
+        objective: an objective that supports ``model`` (checked here, with the reason if not).
+        channel: the training channel for codecs whose latent crosses one; ``None`` otherwise
+            (continuous latents) or for noiseless training.
+        train_data: a :class:`~njscc.data.Batch` (or a tensor of inputs, or a dataset) with the
+            fields the objective needs; kept on the device.
         config: :class:`TrainConfig`.
-        test_x: optional test images for the per-epoch test distortion.
+        test_data: optional test data (batch, tensor or dataset) for the per-epoch test
+            distortion of reconstruction codecs.
         test_channel: channel for that evaluation (test ε); defaults to ``channel``.
         out_dir: run directory for logs/checkpoints (``None``: nothing is written).
         device: where to train (default: the model's device).
@@ -181,11 +133,11 @@ class Trainer:
         self,
         model: nn.Module,
         objective: nn.Module,
-        channel: BinaryChannel,
-        train_x: Tensor,
+        channel: BinaryChannel | None,
+        train_data: Batch | Tensor | Any,
         config: TrainConfig | None = None,
         *,
-        test_x: Tensor | None = None,
+        test_data: Batch | Tensor | Any | None = None,
         test_channel: BinaryChannel | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         device: torch.device | str | None = None,
@@ -199,35 +151,37 @@ class Trainer:
         if self.cfg.batch_size % self.dist.world:
             raise ValueError(f"batch_size {self.cfg.batch_size} must be divisible by the "
                              f"number of processes {self.dist.world}")
-        if train_x.shape[0] < self.cfg.batch_size:
-            raise ValueError(f"training set has {train_x.shape[0]} images, fewer than "
+        train = as_batch(train_data)
+        if len(train) < self.cfg.batch_size:
+            raise ValueError(f"training set has {len(train)} examples, fewer than "
                              f"batch_size {self.cfg.batch_size}")
+        objective.check(model, train.fields, channel)  # one line naming both, with the reason
         if device is None:
             device = next(model.parameters()).device
         self.device = torch.device(device)
         self.model = model.to(self.device)
-        if hasattr(objective, "prepare"):
-            objective.prepare(self.model)  # creates codec-dependent objective parameters
+        objective.prepare(self.model)  # creates codec-dependent objective parameters
         self.objective = objective.to(self.device)
-        self.channel = channel.to(self.device)
-        self.test_channel = (test_channel or channel).to(self.device)
-        self.train_x = train_x.to(self.device)
-        self.test_x = test_x.to(self.device) if test_x is not None else None
+        self.channel = channel.to(self.device) if channel is not None else None
+        test_channel = test_channel if test_channel is not None else channel
+        self.test_channel = test_channel.to(self.device) if test_channel is not None else None
+        self.train_data = train.to(self.device)
+        self.test_data = as_batch(test_data).to(self.device) if test_data is not None else None
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.run_info = dict(run_info or {})
         self.quiet = quiet
         self.on_epoch = on_epoch
 
-        # separate Adam optimisers, as in the reference: encoder (φ), decoder (θ), objective
-        enc = list(model.encoder.parameters())
-        dec = list(model.decoder.parameters())
-        seen = {id(p) for p in enc + dec}
-        rest = [p for p in model.parameters() if id(p) not in seen]
-        groups = {"encoder": enc, "decoder": dec + rest, "objective": list(objective.parameters())}
+        # one Adam per parameter group the codec declares (NECST: encoder φ, decoder θ, as in
+        # the reference), plus one for the objective's own parameters
+        groups = dict(model.param_groups())
+        if "objective" in groups:
+            raise ValueError("param_groups: the name 'objective' is reserved for the objective")
+        groups["objective"] = list(objective.parameters())
         self.optimizers = {name: _adam(ps, self.cfg.lr) for name, ps in groups.items() if ps}
         self.params = [p for ps in groups.values() for p in ps]
         # L2 on the encoder's weight matrices/kernels (not biases), like kernel_regularizer
-        self.l2_params = [p for p in enc if p.dim() >= 2]
+        self.l2_params = [p for p in groups.get("encoder", []) if p.dim() >= 2]
 
         self.sample_gen = torch.Generator(device=self.device)
         self.epoch = 0             # completed epochs
@@ -243,14 +197,19 @@ class Trainer:
 
     # ------------------------------------------------------------------ sizes and order
     @property
+    def train_x(self) -> Tensor:
+        """The training inputs (``train_data.x``)."""
+        return self.train_data.x
+
+    @property
     def steps_per_epoch(self) -> int:
-        return self.train_x.shape[0] // self.cfg.batch_size  # the last partial batch is dropped
+        return len(self.train_data) // self.cfg.batch_size  # the last partial batch is dropped
 
     def epoch_order(self, epoch: int) -> Tensor:
         """The shuffle of epoch ``epoch``: a permutation of the training set, a pure function of
         ``(seed, epoch)``. Shape ``[N]``, int64, on the CPU."""
         g = torch.Generator().manual_seed(mix_seed(self.cfg.seed, epoch))
-        return torch.randperm(self.train_x.shape[0], generator=g)
+        return torch.randperm(len(self.train_data), generator=g)
 
     def batch_indices(self, order: Tensor, step: int) -> Tensor:
         """This rank's share of global batch ``step`` of an epoch ordering."""
@@ -258,11 +217,12 @@ class Trainer:
         return order[step * b:(step + 1) * b][self.dist.rank::self.dist.world]
 
     # ------------------------------------------------------------------ one step
-    def train_step(self, x: Tensor) -> dict[str, Tensor | float]:
-        """One optimisation step on this rank's batch ``x``; returns detached statistics
+    def train_step(self, batch: Batch | Tensor) -> dict[str, Tensor | float]:
+        """One optimisation step on this rank's ``batch``; returns detached statistics
         (the objective's, e.g. ``loss`` = −bound and ``distortion``, plus ``l2``)."""
         self.sample_gen.manual_seed(mix_seed(self.cfg.seed, 1 + self.dist.rank, self.global_step))
-        loss, stats = self.objective(self.model, x, self.channel, generator=self.sample_gen)
+        loss, stats = self.objective(self.model, as_batch(batch), self.channel,
+                                     generator=self.sample_gen)
         l2 = 0.5 * sum(p.square().sum() for p in self.l2_params) if self.l2_params else loss * 0
         (loss + self.cfg.encoder_l2 * l2).backward()
         want = self._stop_signal is not None or self._time_up()
@@ -279,12 +239,22 @@ class Trainer:
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 out[k] = float(v)
         if stop and self._stop_reason is None:  # all ranks agree on the step (via all_reduce)
-            self._stop_reason = "signal" if self._stop_signal is not None or not want else "time"
+            self._stop_reason = ("signal" if self._stop_signal is not None or not want
+                                 else self._budget_reason())
         return out
 
     def _time_up(self) -> bool:
+        return self._budget_reason() is not None
+
+    def _budget_reason(self) -> str | None:
+        """``"steps"``/``"time"`` once ``max_steps``/``max_seconds`` is used up (after the
+        step that is running), else ``None``."""
+        if self.cfg.max_steps is not None and self.global_step + 1 >= self.cfg.max_steps:
+            return "steps"
         budget = self.cfg.max_seconds
-        return budget is not None and time.perf_counter() - self._t_fit > budget
+        if budget is not None and time.perf_counter() - self._t_fit > budget:
+            return "time"
+        return None
 
     def _all_reduce_gradients(self, want_stop: bool) -> bool:
         """Average gradients over ranks with one flat all_reduce; also agree on stopping
@@ -322,6 +292,9 @@ class Trainer:
             self._write_run_info()
         self._t_fit = time.perf_counter()
         self._stop_reason = None
+        if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
+            self._stop_reason = "steps"  # a resumed run that already used its step budget
+            return self.history
         with self._signals():
             while self.epoch < self.cfg.epochs and self._stop_reason is None:
                 self._train_epoch()
@@ -337,7 +310,8 @@ class Trainer:
 
     @property
     def stop_reason(self) -> str | None:
-        """Why the last :meth:`fit` ended early: ``"signal"``, ``"time"`` or ``None``."""
+        """Why the last :meth:`fit` ended early: ``"signal"``, ``"time"``, ``"steps"`` or
+        ``None``."""
         return self._stop_reason
 
     @property
@@ -357,8 +331,8 @@ class Trainer:
         t0 = time.perf_counter()
         try:
             while self.step_in_epoch < steps:
-                x = self.train_x[self.batch_indices(order, self.step_in_epoch)]
-                self._accum.add(self.train_step(x))
+                batch = self.train_data[self.batch_indices(order, self.step_in_epoch)]
+                self._accum.add(self.train_step(batch))
                 self.step_in_epoch += 1
                 if self.step_in_epoch % self.cfg.progress_every == 0 or self.step_in_epoch == steps:
                     bar.update(self.step_in_epoch - bar.n)
@@ -393,7 +367,7 @@ class Trainer:
                                "epoch_seconds": secs,
                                "steps_per_second": self._accum.steps / secs if secs > 0 else None}
         every = self.cfg.test_every
-        if (self.test_x is not None and self.dist.is_main and every
+        if (self.test_data is not None and self.model.reconstructs and self.dist.is_main and every
                 and (self.epoch % every == 0 or self.epoch == self.cfg.epochs)):
             row.update(self.test_metrics())
         self.history.append(row)
@@ -410,11 +384,14 @@ class Trainer:
                 "epoch_seconds": self._accum.seconds}
 
     def test_metrics(self) -> dict[str, float]:
-        """Test distortion at the test channel: most probable code → channel → decoder."""
+        """Test distortion at the test channel: the code to send → channel (for latents that
+        cross one) → decoder."""
         from njscc.evaluation.distortion import evaluate_codec
 
+        assert self.test_data is not None
         g = torch.Generator(device=self.device).manual_seed(mix_seed(self.cfg.seed, 7919))
-        r = evaluate_codec(self.model, self.test_x, self.test_channel, generator=g)
+        channel = self.test_channel if self.model.latent.sendable else None
+        r = evaluate_codec(self.model, self.test_data.x, channel, generator=g)
         self.model.train()
         return {"test_sse": r["sse"], "test_sse_se": r["sse_se"], "test_psnr": r["psnr"]}
 
@@ -520,6 +497,8 @@ class Trainer:
         for stale in (self.out_dir / "checkpoints").glob(".*.tmp"):  # from a killed save
             shutil.rmtree(stale, ignore_errors=True)
         info = {"train_config": asdict(self.cfg), "model": dict(self.model.config),
+                "latent": self.model.latent.as_dict(),
+                "objective": dict(self.objective.config),
                 "world_size": self.dist.world, "device": str(self.device), **self.run_info}
         atomic_write_text(self.out_dir / "run.json", json.dumps(info, indent=2) + "\n")
 

@@ -18,7 +18,7 @@ def test_compare_mnist_end_to_end(data_dir, tmp_path) -> None:
     pytest.importorskip("sionna.phy")
     pytest.importorskip("ldpc")
     out = tmp_path / "out"
-    rc = main(["compare", "--dataset", "mnist", "--data-dir", str(data_dir), "--channels", "bsc",
+    rc = main(["compare", "--dataset", "mnist", "--data-dir", str(data_dir), "--channel", "bsc",
                "--eps", "0,0.1", "--n-images", "30", "--runs", str(tmp_path / "runs"),
                "--m", "100", "--m-sweep", "", "--train-missing", "--train-size", "2000",
                "--epochs", "1", "--cliff-eps", "0,0.05,0.1", "--check-eps", "0.1",

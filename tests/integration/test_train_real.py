@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import channels
 from njscc import models, objectives
 from njscc.data import load_dataset
-from njscc.evaluation.distortion import evaluate_codec, make_channel
+from njscc.evaluation.distortion import evaluate_codec
 from njscc.training.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.data
@@ -20,11 +21,11 @@ def test_loss_and_test_distortion_decrease_on_mnist(data_dir: Path, tmp_path: Pa
     test = load_dataset("mnist", "test", data_dir=data_dir).images[:2000]
     torch.manual_seed(0)
     model = models.get("necst_mlp", m=100)  # the paper's MNIST configuration
-    bsc = make_channel("bsc", 0.1)
+    bsc = channels.get("bsc", 0.1)
     g = torch.Generator().manual_seed(0)
     before = evaluate_codec(model, test, bsc, generator=g)
     trainer = Trainer(model, objectives.get("vimco", n_samples=5), bsc, train,
-                      TrainConfig(epochs=2, seed=0), test_x=test, out_dir=tmp_path / "run",
+                      TrainConfig(epochs=2, seed=0), test_data=test, out_dir=tmp_path / "run",
                       device="cpu", quiet=True)
     h = trainer.fit()  # 2 × 100 steps
     assert [r["epoch"] for r in h] == [1, 2]

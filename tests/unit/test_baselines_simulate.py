@@ -69,7 +69,7 @@ def test_validation():
 
 def test_cli_adapter_prints_and_writes_a_result(tmp_path, capsys):
     out = tmp_path / "sim.json"
-    args = argparse.Namespace(code="repetition", rate=1 / 3, k=100, channel="bsc", param=0.05,
+    args = argparse.Namespace(code="repetition", rate=1 / 3, k=100, channel="bsc", eps=0.05,
                               max_bits=20_000, min_errors=1000, seed=3, json=str(out))
     assert simulate_code(args) == 0
     line = capsys.readouterr().out

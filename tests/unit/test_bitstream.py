@@ -28,6 +28,7 @@ from njscc.io.bitstream import (
     pack_bits,
     unpack,
 )
+from njscc.registry import record_config
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -43,7 +44,6 @@ class TinyCodec(LatentCodec):
         self.m, self.data_shape = m, tuple(data_shape)
         self.encoder = nn.Linear(d, m)
         self.decoder = nn.Linear(m, d)
-        self.config = {"name": "tiny", "kwargs": {"m": m, "data_shape": list(data_shape)}}
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.flatten(-len(self.data_shape)) - 0.5)
@@ -218,7 +218,7 @@ def test_fingerprint() -> None:
         b.decoder.weight[0, 0] += 1e-6
     assert model_fingerprint(b) != fa
     c = copy.deepcopy(a)
-    c.config = {"name": "tiny", "kwargs": {"m": 12, "data_shape": [1, 4, 4], "x": 1}}
+    record_config(c, "tiny", {"m": 12, "data_shape": [1, 4, 4], "x": 1})  # config only
     assert model_fingerprint(c) != fa
     assert model_fingerprint(TinyCodec(seed=1)) != fa
     assert model_fingerprint(copy.deepcopy(a).double()) != fa

@@ -67,12 +67,12 @@ def test_png_round_trip(tmp_path: Path, ckpt, digits, capsys) -> None:
     png = tmp_path / "digit.png"
     Image.fromarray(digits[0], "L").save(png)
     njs, out = tmp_path / "x.njs", tmp_path / "out.png"
-    msg = _ok(capsys, ["encode", str(png), "-o", str(njs), "--model", str(path)])
+    msg = _ok(capsys, ["encode", str(png), "-o", str(njs), "--checkpoint", str(path)])
     assert "encoded 1 image (1×28×28)" in msg and model_fingerprint(model).hex() in msg
     s = unpack(njs.read_bytes())
     assert (s.n, s.m, s.data_shape) == (1, 20, (1, 28, 28))
     assert len(njs.read_bytes()) == 24 + 12 + 3 + 4
-    _ok(capsys, ["decode", str(njs), "-o", str(out), "--model", str(path)])
+    _ok(capsys, ["decode", str(njs), "-o", str(out), "--checkpoint", str(path)])
     got = np.asarray(Image.open(out))
     want = (_expected(model, digits[:1])[0, 0] * 255).round().to(torch.uint8).numpy()
     np.testing.assert_array_equal(got, want)
@@ -83,18 +83,19 @@ def test_npz_round_trip_and_grid(tmp_path: Path, ckpt, digits, capsys) -> None:
     src = tmp_path / "in.npz"
     np.savez(src, images=digits)
     njs = tmp_path / "x.njs"
-    _ok(capsys, ["encode", str(src), "-o", str(njs), "--model", str(path), "--batch-size", "2"])
+    _ok(capsys, ["encode", str(src), "-o", str(njs), "--checkpoint", str(path),
+                 "--batch-size", "2"])
     out = tmp_path / "out.npz"
-    _ok(capsys, ["decode", str(njs), "-o", str(out), "--model", str(path)])
+    _ok(capsys, ["decode", str(njs), "-o", str(out), "--checkpoint", str(path)])
     with np.load(out) as z:
         got = z["images"]
     assert got.shape == (5, 1, 28, 28) and got.dtype == np.float32
     assert torch.allclose(torch.from_numpy(got), _expected(model, digits), rtol=1e-5, atol=1e-6)
     # the decoded .npz (float [N, C, H, W]) is itself valid encoder input
     njs2 = tmp_path / "y.njs"
-    _ok(capsys, ["encode", str(out), "-o", str(njs2), "--model", str(path)])
+    _ok(capsys, ["encode", str(out), "-o", str(njs2), "--checkpoint", str(path)])
     grid = tmp_path / "grid.png"
-    msg = _ok(capsys, ["decode", str(njs), "-o", str(grid), "--model", str(path)])
+    msg = _ok(capsys, ["decode", str(njs), "-o", str(grid), "--checkpoint", str(path)])
     assert "2×3 grid" in msg
     assert Image.open(grid).size == (3 * 30 + 2, 2 * 30 + 2)
 
@@ -107,7 +108,7 @@ def test_directory_and_channels_last(tmp_path: Path, ckpt, digits, capsys) -> No
         Image.fromarray(img, "L").save(d / f"{i}.png")
     np.savez(d / "3.npz", images=digits[3:, :, :, None])  # [N, H, W, 1]
     njs = tmp_path / "x.njs"
-    msg = _ok(capsys, ["encode", str(d), "-o", str(njs), "--model", str(path)])
+    msg = _ok(capsys, ["encode", str(d), "-o", str(njs), "--checkpoint", str(path)])
     assert "encoded 5 images" in msg
     want = model.compress(torch.from_numpy(digits / 255.0).float()[:, None])
     assert torch.equal(unpack(njs.read_bytes()).bits, want)
@@ -118,10 +119,10 @@ def test_rgb_model_png(tmp_path: Path, capsys) -> None:
     rgb = np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     Image.fromarray(rgb, "RGB").save(tmp_path / "c.png")
     njs = tmp_path / "c.njs"
-    _ok(capsys, ["encode", str(tmp_path / "c.png"), "-o", str(njs), "--model", str(path)])
-    _ok(capsys, ["decode", str(njs), "-o", str(tmp_path / "d.png"), "--model", str(path)])
+    _ok(capsys, ["encode", str(tmp_path / "c.png"), "-o", str(njs), "--checkpoint", str(path)])
+    _ok(capsys, ["decode", str(njs), "-o", str(tmp_path / "d.png"), "--checkpoint", str(path)])
     assert Image.open(tmp_path / "d.png").mode == "RGB"
-    _fails(capsys, ["encode", str(tmp_path / "c.png"), "-o", str(njs), "--model",
+    _fails(capsys, ["encode", str(tmp_path / "c.png"), "-o", str(njs), "--checkpoint",
                     str(path / "missing")], "does not exist")
 
 
@@ -130,33 +131,33 @@ def test_transmit(tmp_path: Path, ckpt, digits, capsys) -> None:
     src = tmp_path / "in.npz"
     np.savez(src, images=np.concatenate([digits] * 40))  # 200 images × 20 bits = 4000 bits
     njs, y = tmp_path / "x.njs", tmp_path / "y.njs"
-    _ok(capsys, ["encode", str(src), "-o", str(njs), "--model", str(path)])
-    msg = _ok(capsys, ["transmit", str(njs), "--channel", "bsc", "--param", "0", "-o", str(y),
+    _ok(capsys, ["encode", str(src), "-o", str(njs), "--checkpoint", str(path)])
+    msg = _ok(capsys, ["transmit", str(njs), "--channel", "bsc", "--eps", "0", "-o", str(y),
                        "--seed", "1"])
     assert "0 of 4000 bits flipped" in msg and y.read_bytes() == njs.read_bytes()
-    msg = _ok(capsys, ["transmit", str(njs), "--channel", "bsc", "--param", "0.1", "-o", str(y),
+    msg = _ok(capsys, ["transmit", str(njs), "--channel", "bsc", "--eps", "0.1", "-o", str(y),
                        "--seed", "1"])
     flipped = int(re.search(r"(\d+) of 4000 bits flipped", msg).group(1))
     assert 300 <= flipped <= 500  # Binomial(4000, 0.1): mean 400, sd 19
-    _ok(capsys, ["decode", str(y), "-o", str(tmp_path / "y.png"), "--model", str(path)])
-    msg = _ok(capsys, ["transmit", str(njs), "--channel", "bec", "--param", "0.2", "-o", str(y),
+    _ok(capsys, ["decode", str(y), "-o", str(tmp_path / "y.png"), "--checkpoint", str(path)])
+    msg = _ok(capsys, ["transmit", str(njs), "--channel", "bec", "--eps", "0.2", "-o", str(y),
                        "--seed", "2"])
     erased = int(re.search(r"(\d+) erased", msg).group(1))
     assert 680 <= erased <= 920  # Binomial(4000, 0.2): mean 800, sd 25
     assert int(unpack(y.read_bytes()).erased.sum()) == erased
-    msg = _ok(capsys, ["decode", str(y), "-o", str(tmp_path / "y.npz"), "--model", str(path)])
+    msg = _ok(capsys, ["decode", str(y), "-o", str(tmp_path / "y.npz"), "--checkpoint", str(path)])
     assert f"{erased} erased bits" in msg
-    _fails(capsys, ["transmit", str(njs), "--channel", "bsc", "--param", "0.1", "-o", str(njs)],
+    _fails(capsys, ["transmit", str(njs), "--channel", "bsc", "--eps", "0.1", "-o", str(njs)],
            "refusing to overwrite the input")
-    _fails(capsys, ["transmit", str(njs), "--channel", "nope", "--param", "0.1", "-o", str(y)],
+    _fails(capsys, ["transmit", str(njs), "--channel", "nope", "--eps", "0.1", "-o", str(y)],
            "nope")
-    _fails(capsys, ["transmit", str(src), "--channel", "bsc", "--param", "0.1", "-o", str(y)],
+    _fails(capsys, ["transmit", str(src), "--channel", "bsc", "--eps", "0.1", "-o", str(y)],
            "bad magic")
 
 
 def test_bad_inputs(tmp_path: Path, ckpt, other_ckpt, digits, capsys) -> None:
     path, _ = ckpt
-    m = ["--model", str(path)]
+    m = ["--checkpoint", str(path)]
     big = tmp_path / "big.png"
     Image.fromarray(np.zeros((28, 56), np.uint8), "L").save(big)
     _fails(capsys, ["encode", str(big), "-o", str(tmp_path / "x.njs"), *m],
@@ -193,10 +194,36 @@ def test_bad_inputs(tmp_path: Path, ckpt, other_ckpt, digits, capsys) -> None:
     _fails(capsys, ["decode", str(tmp_path / "bad.njs"), "-o", out, *m], "CRC mismatch")
     _fails(capsys, ["decode", str(tmp_path / "short.njs"), "-o", out, *m],
            f"expected {len(good)} bytes.*got {len(good) - 5}")
-    _fails(capsys, ["decode", str(njs), "-o", out, "--model", str(other_ckpt)],
+    _fails(capsys, ["decode", str(njs), "-o", out, "--checkpoint", str(other_ckpt)],
            "wrong model: the bitstream was made by model [0-9a-f]{16}, this model is [0-9a-f]{16}")
     _fails(capsys, ["decode", str(njs), "-o", str(tmp_path / "o.jpg"), *m],
            "unsupported output type")
     _fails(capsys, ["decode", str(njs), "-o", str(njs), *m], "refusing to overwrite the input")
     _fails(capsys, ["decode", str(tmp_path / "missing.njs"), "-o", out, *m], "does not exist")
     _fails(capsys, ["decode", str(src), "-o", out, *m], "bad magic")
+
+
+def test_old_spellings_still_work_with_one_warning(tmp_path: Path, ckpt, digits, capsys) -> None:
+    path, _ = ckpt
+    src = tmp_path / "in.npz"
+    np.savez(src, images=digits)
+    njs, y = tmp_path / "x.njs", tmp_path / "y.njs"
+    assert main(["encode", str(src), "-o", str(njs), "--model", str(path)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == "njscc encode: warning: --model is deprecated; use --checkpoint"
+    assert main(["transmit", str(njs), "--channel", "bsc", "--param", "0.1", "-o", str(y),
+                 "--seed", "1"]) == 0
+    assert capsys.readouterr().err.strip() == ("njscc transmit: warning: --param is deprecated; "
+                                               "use --eps")
+
+
+def test_a_continuous_latent_cannot_be_encoded(tmp_path: Path, digits, capsys) -> None:
+    torch.manual_seed(0)
+    vae = models.get("vae_mlp", m=4, enc_hidden=[8], dec_hidden=[8])
+    checkpoint.save_checkpoint(tmp_path / "vae", vae)
+    src = tmp_path / "in.npz"
+    np.savez(src, images=digits)
+    _fails(capsys, ["encode", str(src), "-o", str(tmp_path / "x.njs"), "--checkpoint",
+                    str(tmp_path / "vae")], "vae_mlp has a 4 real dims latent")
+    assert not (tmp_path / "x.njs").exists()
+

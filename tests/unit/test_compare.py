@@ -225,12 +225,12 @@ def test_cli_plots_only(results: dict, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_cli_errors(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--dataset", "cifar"]) == 2
-    assert "--dataset" in capsys.readouterr().err
+    assert "dataset: expected one of mnist, kodak" in capsys.readouterr().err
     assert main(["compare", "--plots-only", "--out", str(tmp_path)]) == 2
     assert "no compare results" in capsys.readouterr().err
     assert main(["compare", "--checkpoint", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["compare", "--channels", "awgn"]) == 2
+    assert main(["compare", "--channel", "awgn"]) == 2
 
 
 def test_config_validation() -> None:

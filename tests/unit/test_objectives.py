@@ -12,66 +12,12 @@ import math
 import pytest
 import torch
 
-from channels.base import ERASED, BinaryChannel
+import channels
+from channels.base import ERASED
 from njscc import objectives
 from njscc.models import NecstMLP
 from njscc.objectives.gumbel import coupled_channel
 from njscc.objectives.vimco import vimco_signal
-
-
-# --------------------------------------------------------------------------- channels
-class _BSC(BinaryChannel):
-    name = "bsc"
-    alphabet = (0.0, 1.0)
-
-    def __init__(self, eps: float) -> None:
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, bits, generator=None):
-        n = torch.rand(bits.shape, generator=generator, dtype=torch.float64) < self.eps
-        return (bits != n).to(bits.dtype)
-
-    def marginal(self, probs):
-        p1 = self.eps + (1 - 2 * self.eps) * probs
-        return torch.stack([1 - p1, p1], -1)
-
-    def llr(self, received):
-        raise NotImplementedError
-
-    @property
-    def capacity(self):
-        raise NotImplementedError
-
-
-class _BEC(_BSC):
-    name = "bec"
-    alphabet = (0.0, 1.0, float(ERASED))
-
-    def forward(self, bits, generator=None):
-        e = torch.rand(bits.shape, generator=generator, dtype=torch.float64) < self.eps
-        return bits.to(torch.float32).masked_fill(e, ERASED).to(bits.dtype)
-
-    def marginal(self, probs):
-        k = 1 - self.eps
-        return torch.stack([(1 - probs) * k, probs * k, torch.full_like(probs, self.eps)], -1)
-
-
-def make_channel(name: str, eps: float) -> BinaryChannel:
-    """The project's channel if it is there, else the private stand-in above."""
-    try:
-        import channels
-
-        return channels.get(name, eps)
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from channels import discrete
-
-        cls = {"bsc": "BinarySymmetricChannel", "bec": "BinaryErasureChannel"}[name]
-        return getattr(discrete, cls)(eps)
-    except (ImportError, AttributeError):
-        return {"bsc": _BSC, "bec": _BEC}[name](eps)
 
 
 # --------------------------------------------------------------------------- exact bound
@@ -145,7 +91,7 @@ def test_vimco_signal_matches_naive_loop():
 
 
 def test_exact_loss_k1_equals_expected_log_p():
-    codec, x, ch = tiny_codec(2), tiny_data(), make_channel("bsc", 0.1)
+    codec, x, ch = tiny_codec(2), tiny_data(), channels.get("bsc", 0.1)
     # K = 1 bound is E_q log p: compare the enumeration against a brute Monte Carlo mean
     exact = exact_loss(codec, x, ch, 1)
     vals = objectives.get("reinforce", n_samples=4000)(codec, x, ch,
@@ -155,7 +101,7 @@ def test_exact_loss_k1_equals_expected_log_p():
 
 @pytest.mark.parametrize("chan,m,k", [("bsc", 3, 2), ("bec", 2, 2), ("bsc", 2, 3)])
 def test_vimco_gradient_unbiased(chan, m, k):
-    codec, x, ch = tiny_codec(m), tiny_data(), make_channel(chan, 0.2)
+    codec, x, ch = tiny_codec(m), tiny_data(), channels.get(chan, 0.2)
     params = list(codec.parameters())
     exact = grads(exact_loss(codec, x, ch, k), params)
     obj = objectives.get("vimco", n_samples=k)
@@ -164,7 +110,7 @@ def test_vimco_gradient_unbiased(chan, m, k):
 
 
 def test_vimco_upper_bound_and_scale_unbiased():
-    codec, x, ch = tiny_codec(3, likelihood="bernoulli"), tiny_data(), make_channel("bsc", 0.1)
+    codec, x, ch = tiny_codec(3, likelihood="bernoulli"), tiny_data(), channels.get("bsc", 0.1)
     params = list(codec.parameters())
     exact = grads(exact_loss(codec, x, ch, 2, sign=-1.0, scale=0.5), params)
     obj = objectives.get("vimco", n_samples=2, bound="upper", loglik_scale=0.5)
@@ -173,7 +119,7 @@ def test_vimco_upper_bound_and_scale_unbiased():
 
 
 def test_vimco_loss_stat_estimates_exact_bound():
-    codec, x, ch = tiny_codec(3), tiny_data(), make_channel("bec", 0.3)
+    codec, x, ch = tiny_codec(3), tiny_data(), channels.get("bec", 0.3)
     exact = exact_loss(codec, x, ch, 2).item()
     _, stats = objectives.get("vimco", n_samples=2)(codec, x.repeat(5000, 1, 1, 1), ch,
                                                     torch.Generator().manual_seed(0))
@@ -184,7 +130,7 @@ def test_vimco_loss_stat_estimates_exact_bound():
 
 @pytest.mark.parametrize("chan", ["bsc", "bec"])
 def test_reinforce_gradient_unbiased(chan):
-    codec, x, ch = tiny_codec(3), tiny_data(), make_channel(chan, 0.2)
+    codec, x, ch = tiny_codec(3), tiny_data(), channels.get(chan, 0.2)
     params = list(codec.parameters())
     exact = grads(exact_loss(codec, x, ch, 1), params)
     obj = objectives.get("reinforce")
@@ -199,7 +145,7 @@ def test_reinforce_gradient_unbiased(chan):
 
 @pytest.mark.parametrize("chan", ["bsc", "bec"])
 def test_nvil_gradient_unbiased(chan):
-    codec, x, ch = tiny_codec(3), tiny_data(), make_channel(chan, 0.2)
+    codec, x, ch = tiny_codec(3), tiny_data(), channels.get(chan, 0.2)
     params = list(codec.parameters())
     n_enc = sum(p.numel() for p in codec.encoder.parameters())
     exact = grads(exact_loss(codec, x, ch, 1), params)
@@ -223,7 +169,7 @@ def test_nvil_gradient_unbiased(chan):
 @pytest.mark.parametrize("chan", ["bsc", "bec"])
 def test_gumbel_gradient_correlated(chan):
     """Gumbel-ST is biased: only ask that its encoder gradient points the exact way."""
-    codec, x, ch = tiny_codec(3), tiny_data(), make_channel(chan, 0.2)
+    codec, x, ch = tiny_codec(3), tiny_data(), channels.get(chan, 0.2)
     enc, dec = list(codec.encoder.parameters()), list(codec.decoder.parameters())
     exact = grads(exact_loss(codec, x, ch, 1), enc + dec)
     obj = objectives.get("gumbel", tau=0.5)
@@ -237,7 +183,7 @@ def test_gumbel_gradient_correlated(chan):
 
 # --------------------------------------------------------------------------- channel coupling
 def test_coupled_channel_bsc_is_xor_noise():
-    ch = make_channel("bsc", 0.3)
+    ch = channels.get("bsc", 0.3)
     y0, y1 = coupled_channel(ch, (4000,), torch.float32, torch.device("cpu"),
                              torch.Generator().manual_seed(0))
     assert torch.equal(y0 + y1, torch.ones_like(y0))  # y1 = 1 − n, y0 = n
@@ -245,7 +191,7 @@ def test_coupled_channel_bsc_is_xor_noise():
 
 
 def test_coupled_channel_bec_shares_erasures():
-    ch = make_channel("bec", 0.3)
+    ch = channels.get("bec", 0.3)
     y0, y1 = coupled_channel(ch, (4000,), torch.float32, torch.device("cpu"),
                              torch.Generator().manual_seed(0))
     assert torch.equal(y0 == ERASED, y1 == ERASED)
@@ -253,7 +199,7 @@ def test_coupled_channel_bec_shares_erasures():
 
 
 def test_gumbel_forward_is_hard_channel_output():
-    codec, x, ch = tiny_codec(4), tiny_data(), make_channel("bec", 0.3)
+    codec, x, ch = tiny_codec(4), tiny_data(), channels.get("bec", 0.3)
     seen = []
     orig = codec.decode
 
@@ -287,7 +233,7 @@ def test_registry():
 @pytest.mark.parametrize("name", ["vimco", "nvil", "reinforce", "gumbel"])
 @pytest.mark.parametrize("chan", ["bsc", "bec"])
 def test_same_seed_same_loss_and_gradients(name, chan):
-    ch = make_channel(chan, 0.1)
+    ch = channels.get(chan, 0.1)
     x = tiny_data(8)
     out = []
     for seed in (5, 5, 6):
@@ -305,7 +251,7 @@ def test_same_seed_same_loss_and_gradients(name, chan):
 
 @pytest.mark.parametrize("name", ["vimco", "nvil", "reinforce", "gumbel"])
 def test_different_seed_different_loss(name):
-    ch, x = make_channel("bsc", 0.1), tiny_data(8)
+    ch, x = channels.get("bsc", 0.1), tiny_data(8)
     codec = tiny_codec(5)
     obj = objectives.get(name).eval()
     a = obj(codec, x, ch, generator=torch.Generator().manual_seed(1))[1]["loss"]
@@ -314,7 +260,7 @@ def test_different_seed_different_loss(name):
 
 
 def test_stateful_objectives_save_state():
-    codec, x, ch = tiny_codec(3), tiny_data(), make_channel("bsc", 0.1)
+    codec, x, ch = tiny_codec(3), tiny_data(), channels.get("bsc", 0.1)
     nvil = objectives.get("nvil", hidden=4)
     nvil(codec, x, ch, torch.Generator().manual_seed(0))
     fresh = objectives.get("nvil", hidden=4)
@@ -327,7 +273,7 @@ def test_stateful_objectives_save_state():
 
 
 def test_distortion_stat_is_sse_for_every_likelihood():
-    x, ch = tiny_data(), make_channel("bsc", 0.0)
+    x, ch = tiny_data(), channels.get("bsc", 0.0)
     for lik in ("sse", "bernoulli", "gaussian"):
         codec = tiny_codec(3, likelihood=lik)
         stats = objectives.get("reinforce", n_samples=2)(codec, x, ch,

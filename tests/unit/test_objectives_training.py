@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import channels
 from njscc import objectives
 from njscc.models import NecstMLP
 
@@ -28,14 +29,7 @@ def _images(n: int = 2000) -> torch.Tensor:
 
 
 def _channel(eps: float):
-    try:
-        from channels.discrete import BinarySymmetricChannel
-
-        return BinarySymmetricChannel(eps)
-    except ImportError:
-        from test_objectives import make_channel
-
-        return make_channel("bsc", eps)
+    return channels.get("bsc", eps)
 
 
 @pytest.mark.parametrize("name,kwargs", [("vimco", {}), ("nvil", {}), ("reinforce", {}),

@@ -7,24 +7,26 @@ false-alarm probability below 1e-6 under normality).
 from __future__ import annotations
 
 import math
+import types
 
 import pytest
 import torch
 
 from channels import BinarySymmetricChannel
 from njscc import models, objectives
-from njscc.models.vae.base import is_continuous, kl_standard_normal
+from njscc.data import Batch
+from njscc.evaluation.rate_distortion import (
+    bit_codec_rate_distortion,
+    evaluate_rate_distortion,
+    iwae_bound,
+)
+from njscc.models.vae.base import kl_standard_normal
 from njscc.objectives.rate_distortion import (
     ELBO,
     LN2,
     VIB,
     BetaVAE,
     TherML,
-    bit_codec_rate_distortion,
-    evaluate_rate_distortion,
-    iwae_bound,
-    pack_labelled,
-    unpack_labelled,
 )
 from njscc.priors import (
     GaussianMixturePrior,
@@ -99,9 +101,11 @@ def test_priors_are_normalised_densities(generator):
     grid = torch.linspace(-30, 30, 60_001).unsqueeze(-1)
     torch.manual_seed(0)
     mog = GaussianMixturePrior(1, 4)
-    vamp = VampPrior(1, (1, 2, 2), n_pseudo=3)
+    vamp = VampPrior(1, n_components=3)
     lin = torch.nn.Linear(4, 2)
-    vamp.bind(lambda u: lin(u.reshape(u.shape[0], -1)).chunk(2, -1))
+    owner = types.SimpleNamespace(data_shape=(1, 2, 2),
+                                  posterior=lambda u: lin(u.reshape(u.shape[0], -1)).chunk(2, -1))
+    vamp.bind(owner)
     for prior in (StandardNormalPrior(1), mog, vamp):
         with torch.no_grad():
             p = prior.log_prob(grid).exp()
@@ -184,7 +188,7 @@ def test_therml_settings_reproduce_named_objectives_exactly(seed):
 
     torch.manual_seed(0)
     vib = models.get("vib_mlp", m=4, enc_hidden=[16])
-    labelled = pack_labelled(x, torch.arange(12) % 10)
+    labelled = Batch(x, torch.arange(12) % 10)
     la, sa = VIB(0.01, n_samples=3)(vib, labelled, None,
                                     generator=torch.Generator().manual_seed(seed))
     lb, sb = TherML(0.01, 0.0, 1.0, n_samples=3)(vib, labelled, None,
@@ -207,19 +211,19 @@ def test_therml_gradients_and_validation(generator):
     vib = models.get("vib_mlp", m=4, enc_hidden=[8])
     with pytest.raises(ValueError, match="reconstruction"):
         ELBO()(vib, x, None)
-    with pytest.raises(ValueError, match="pack_labelled"):
+    with pytest.raises(ValueError, match="needs field.*labels"):
         VIB()(vib, x, None)
-    with pytest.raises(TypeError, match="continuous-latent"):
+    with pytest.raises(ValueError, match="cannot train model 'necst_mlp'.*real latent"):
         ELBO()(models.get("necst_mlp", m=8, enc_hidden=[8], dec_hidden=[8]), x, None)
 
 
-def test_pack_unpack_roundtrip():
+def test_labels_travel_as_a_named_field():
     x = torch.rand(5, 1, 28, 28)
     y = torch.tensor([0, 9, 3, 3, 7])
-    xs, ys = unpack_labelled(pack_labelled(x, y), (1, 28, 28))
-    assert torch.equal(xs, x) and torch.equal(ys, y)
+    b = Batch(x, y)
+    assert b.fields == {"x", "labels"} and torch.equal(b[1:3].labels, y[1:3])
     with pytest.raises(ValueError, match="labels"):
-        pack_labelled(x, y[:3])
+        Batch(x, y[:3])
 
 
 # --------------------------------------------------------------------------- models
@@ -228,7 +232,8 @@ def test_vae_contract_shapes_and_checkpoint_roundtrip(likelihood, tmp_path, gene
     from njscc.training.checkpoint import load_model, save_checkpoint
 
     model = _vae("vamp", likelihood=likelihood)
-    assert is_continuous(model) and not is_continuous(models.get("necst_mlp", m=4))
+    assert model.latent.kind == "real" and not model.latent.sendable
+    assert models.get("necst_mlp", m=4).latent.kind == "bits"
     x = torch.rand(3, 1, 28, 28)
     h = model.encode(x)
     assert h.shape == (3, 8)

@@ -30,7 +30,7 @@ def _field(out: str, label: str) -> str:
 
 def test_bsc_single_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "bsc.json"
-    rc, out, _ = _run(capsys, "--channel", "bsc", "--param", "0.1", "--bits", "200000",
+    rc, out, _ = _run(capsys, "--channel", "bsc", "--eps", "0.1", "--bits", "200000",
                       "--seed", "3", "--batch", "50000", "--json", str(path))
     assert rc == 0
     rate = float(_field(out, "error rate"))
@@ -48,7 +48,7 @@ def test_bsc_single_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 
 
 def test_same_seed_same_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ("--channel", "z", "--param", "0.2", "--bits", "1e5", "--seed", "9")
+    args = ("--channel", "z", "--eps", "0.2", "--bits", "1e5", "--seed", "9")
     _, out1, _ = _run(capsys, *args)
     _, out2, _ = _run(capsys, *args)
     _, out3, _ = _run(capsys, *args[:-1], "10")
@@ -56,7 +56,7 @@ def test_same_seed_same_numbers(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bec_prints_erasure_rate(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _run(capsys, "--channel", "bec", "--param", "0.25", "--bits", "100000")
+    rc, out, _ = _run(capsys, "--channel", "bec", "--eps", "0.25", "--bits", "100000")
     assert rc == 0
     assert _field(out, "errors") == "0"
     rate = float(_field(out, "erasure rate"))
@@ -65,13 +65,13 @@ def test_bec_prints_erasure_rate(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_ge_uses_batch_means_and_channel_args(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _run(capsys, "--channel", "ge", "--param", "0.05", "--bits", "200000",
+    rc, out, _ = _run(capsys, "--channel", "ge", "--eps", "0.05", "--bits", "200000",
                       "--channel-arg", "p_bg=0.2", "--channel-arg", "eps_bad=0.4")
     assert rc == 0 and "(batch-means)" in out and "mean error rate = 0.05" in out
 
 
 def test_awgn_soft(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = _run(capsys, "--channel", "awgn", "--param", "0", "--bits", "100000",
+    rc, out, _ = _run(capsys, "--channel", "awgn", "--eps", "0", "--bits", "100000",
                       "--channel-arg", "output=soft")
     assert rc == 0 and "capacity    0.721452 bits/use" in out
     assert "expected 0.0786496" in out
@@ -113,22 +113,22 @@ def test_parse_sweep() -> None:
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["--channel", "bsc", "--param", "1.5"], "eps: expected a probability in [0, 1], got 1.5"),
-    (["--channel", "bsc", "--param", "nan"], "eps"),
-    (["--channel", "foo", "--param", "0.1"], "--channel: expected one of"),
-    (["--channel", "bsc"], "--param: required"),
-    (["--channel", "bsc", "--param", "0.1", "--sweep", "0:1:0.1"], "not both"),
+    (["--channel", "bsc", "--eps", "1.5"], "eps: expected a probability in [0, 1], got 1.5"),
+    (["--channel", "bsc", "--eps", "nan"], "eps"),
+    (["--channel", "foo", "--eps", "0.1"], "--channel: expected one of"),
+    (["--channel", "bsc"], "--eps: required"),
+    (["--channel", "bsc", "--eps", "0.1", "--sweep", "0:1:0.1"], "not both"),
     (["--channel", "bsc", "--sweep", "0:1"], "START:STOP:STEP"),
     (["--channel", "bsc", "--sweep", "0:1:0"], "STEP > 0"),
     (["--channel", "bsc", "--sweep", "1:0:0.1"], "STOP >= START"),
     (["--channel", "bsc", "--sweep", "0.5:1.2:0.1"], "eps: expected a probability"),
     (["--channel", "ge", "--sweep", "0:0.5:0.1"], "mean error rate must be in"),
-    (["--channel", "ge", "--param", "0.1", "--channel-arg", "p_bg"], "KEY=VALUE"),
-    (["--channel", "bsc", "--param", "0.1", "--channel-arg", "colour=red"], "unexpected"),
-    (["--channel", "awgn", "--param", "0", "--channel-arg", "output=medium"], "output"),
-    (["--channel", "bsc", "--param", "0.1", "--rate", "0.5"], "--rate: only used with --code"),
+    (["--channel", "ge", "--eps", "0.1", "--channel-arg", "p_bg"], "KEY=VALUE"),
+    (["--channel", "bsc", "--eps", "0.1", "--channel-arg", "colour=red"], "unexpected"),
+    (["--channel", "awgn", "--eps", "0", "--channel-arg", "output=medium"], "output"),
+    (["--channel", "bsc", "--eps", "0.1", "--rate", "0.5"], "--rate: only used with --code"),
     (["--channel", "bsc", "--sweep", "0:0.1:0.1", "--json", "x.json"], "--json: only for"),
-    (["--channel", "bsc", "--param", "0.1", "--device", "nonsense"], "--device"),
+    (["--channel", "bsc", "--eps", "0.1", "--device", "nonsense"], "--device"),
 ])
 def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
                           match: str, tmp_path: Path) -> None:
@@ -142,10 +142,9 @@ def test_bad_input_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
 
 
 def test_bad_bits_argument_is_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["simulate", "--param", "0.1", "--bits", "-5"])
-    assert info.value.code == 2
-    assert "expected a positive integer" in capsys.readouterr().err
+    assert main(["simulate", "--eps", "0.1", "--bits", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert "expected a positive integer" in err and len(err.strip().splitlines()) == 1
 
 
 def test_code_mode_delegates_to_baselines(capsys: pytest.CaptureFixture[str],
@@ -161,7 +160,7 @@ def test_code_mode_delegates_to_baselines(capsys: pytest.CaptureFixture[str],
     fake.simulate_code = simulate_code  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "baselines.simulate", fake)
     rc, out, _ = _run(capsys, "--code", "repetition", "--rate", "0.5", "--k", "10",
-                      "--channel", "bsc", "--param", "0.1", "--max-bits", "1e4",
+                      "--channel", "bsc", "--eps", "0.1", "--max-bits", "1e4",
                       "--min-errors", "10")
     assert rc == 0 and "fake code sim" in out
     a = seen["args"]
@@ -171,5 +170,24 @@ def test_code_mode_delegates_to_baselines(capsys: pytest.CaptureFixture[str],
 def test_code_mode_without_baselines_module(capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "baselines.simulate", None)  # import fails
-    rc, _, err = _run(capsys, "--code", "ldpc", "--param", "0.1")
+    rc, _, err = _run(capsys, "--code", "ldpc", "--eps", "0.1")
     assert rc == 2 and "--code needs the baselines package" in err
+
+
+def test_old_param_spelling_still_works_with_a_warning(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    rc, out, err = _run(capsys, "--channel", "bsc", "--param", "0.1", "--bits", "10000")
+    assert rc == 0 and "error rate" in out
+    assert err.strip() == "njscc simulate: warning: --param is deprecated; use --eps"
+
+
+def test_channel_name_colon_param_is_the_same_as_eps(capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    a = _run(capsys, "--channel", "bsc:0.2", "--bits", "10000", "--seed", "1")
+    b = _run(capsys, "--channel", "bsc", "--eps", "0.2", "--bits", "10000", "--seed", "1")
+    assert a[0] == b[0] == 0
+    strip = [ln for ln in a[1].splitlines() if not ln.startswith("bits")]
+    assert strip == [ln for ln in b[1].splitlines() if not ln.startswith("bits")]
+    rc, _, err = _run(capsys, "--channel", "bsc:0.2", "--eps", "0.1", "--bits", "1000")
+    assert rc == 2 and "give the parameter once" in err
+

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import channels
 from njscc import models, objectives
-from njscc.evaluation.distortion import make_channel
+from njscc.training import TrainConfig, Trainer, mix_seed
 from njscc.training.checkpoint import load_checkpoint
-from njscc.training.trainer import TrainConfig, Trainer, mix_seed
 
 
 def synthetic_images(n: int = 240, seed: int = 0) -> torch.Tensor:
@@ -30,8 +30,8 @@ def make_trainer(out: Path | None = None, *, seed: int = 0, epochs: int = 3,
     obj = objectives.get(objective, n_samples=3)
     x = synthetic_images(n)
     cfg = TrainConfig(epochs=epochs, batch_size=40, seed=seed, encoder_l2=l2, test_every=1)
-    return Trainer(model, obj, make_channel("bsc", 0.1), x, cfg, test_x=x[:80],
-                   test_channel=make_channel("bsc", 0.05), out_dir=out, device="cpu",
+    return Trainer(model, obj, channels.get("bsc", 0.1), x, cfg, test_data=x[:80],
+                   test_channel=channels.get("bsc", 0.05), out_dir=out, device="cpu",
                    quiet=True, on_epoch=on_epoch)
 
 
@@ -62,7 +62,7 @@ def test_epoch_order_is_a_pure_function_and_batches_shard() -> None:
     assert torch.equal(o1, o2) and not torch.equal(o1, t.epoch_order(6))
     assert torch.equal(o1.sort().values, torch.arange(240))
     # with 2 ranks, the two shards of a global batch partition it
-    from njscc.training.trainer import DistInfo
+    from njscc.training import DistInfo
 
     t.dist = DistInfo(rank=0, world=2)
     s0 = t.batch_indices(o1, 2)

@@ -133,7 +133,7 @@ def test_kill_then_term_then_resume_is_exact(tmp_path: Path, reference_run: Path
 def test_eval_writes_valid_results_and_plots(tmp_path: Path, reference_run: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "eval"
-    rc = main(["eval", "--checkpoint", str(reference_run), "--channels", "bsc,bec",
+    rc = main(["eval", "--checkpoint", str(reference_run), "--channel", "bsc,bec",
                "--eps", "0,0.1,0.3", "--out", str(out), "--n-images", "4"])
     assert rc == 0
     printed = capsys.readouterr().out
@@ -162,7 +162,7 @@ def test_eval_default_output_dir(tmp_path: Path, reference_run: Path) -> None:
 
     run = tmp_path / "run"
     shutil.copytree(reference_run, run)
-    assert main(["eval", "--checkpoint", str(run), "--eps", "0", "--channels", "bsc",
+    assert main(["eval", "--checkpoint", str(run), "--eps", "0", "--channel", "bsc",
                  "--n-images", "2"]) == 0
     assert (run / "eval" / "eval_bsc.json").exists()
 
@@ -195,7 +195,7 @@ def test_resume_when_already_done_is_a_no_op(tmp_path: Path, reference_run: Path
     (["train", "--preset", "embedded", "--device", "cuda:7"], ["--device"]),
     (["eval", "--checkpoint", "/nonexistent/run"], ["/nonexistent/run"]),
     (["eval", "--checkpoint", ".", "--eps", "a,b"], ["--eps"]),
-    (["eval", "--checkpoint", ".", "--channels", "pigeon"], ["pigeon"]),
+    (["eval", "--checkpoint", ".", "--channel", "pigeon"], ["pigeon"]),
     (["demo", "--eps", "x"], ["--eps"]),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

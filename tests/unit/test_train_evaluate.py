@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+import channels
 from njscc import models
 from njscc.evaluation.distortion import (
     evaluate_codec,
     evaluate_sweep,
-    make_channel,
     plot_results,
     save_reconstruction_grid,
     sweep_results,
@@ -35,14 +35,14 @@ def images() -> torch.Tensor:
 def test_zero_noise_is_exactly_noiseless(model, images) -> None:
     clean = evaluate_codec(model, images, None)
     for name in ("bsc", "bec", "z"):
-        r = evaluate_codec(model, images, make_channel(name, 0.0),
+        r = evaluate_codec(model, images, channels.get(name, 0.0),
                            generator=torch.Generator().manual_seed(5))
         assert r == clean
 
 
 def test_matches_a_direct_computation(model, images) -> None:
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    ch = make_channel("bsc", 0.2)
+    ch = channels.get("bsc", 0.2)
     r = evaluate_codec(model, images, ch, generator=g1, batch_size=1000)
     with torch.no_grad():
         y = ch(model.compress(images).float(), generator=g2)
@@ -55,7 +55,7 @@ def test_matches_a_direct_computation(model, images) -> None:
 
 
 def test_reproducible_and_batch_size_independent_for_hard_codes_noiseless(model, images) -> None:
-    ch = make_channel("bsc", 0.1)
+    ch = channels.get("bsc", 0.1)
     a = evaluate_codec(model, images, ch, generator=torch.Generator().manual_seed(0))
     b = evaluate_codec(model, images, ch, generator=torch.Generator().manual_seed(0))
     c = evaluate_codec(model, images, ch, generator=torch.Generator().manual_seed(1))
@@ -66,7 +66,7 @@ def test_reproducible_and_batch_size_independent_for_hard_codes_noiseless(model,
 
 def test_more_draws_shrink_the_channel_noise(model, images) -> None:
     """The draw-averaged per-image SSE varies less between seeds than single draws."""
-    ch = make_channel("bsc", 0.3)
+    ch = channels.get("bsc", 0.3)
     one = [evaluate_codec(model, images, ch, generator=torch.Generator().manual_seed(s))["sse"]
            for s in range(6)]
     many = [evaluate_codec(model, images, ch, n_draws=8,
@@ -107,7 +107,7 @@ def test_sweep_files_and_plots(model, images, tmp_path: Path) -> None:
     png = plot_results(paths, tmp_path / "d.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     grid = save_reconstruction_grid(model, images[:5],
-                                    [("BSC 0.2", make_channel("bsc", 0.2)), ("clean", None)],
+                                    [("BSC 0.2", channels.get("bsc", 0.2)), ("clean", None)],
                                     tmp_path / "g.png", scale=1)
     from PIL import Image
 
@@ -117,4 +117,4 @@ def test_sweep_files_and_plots(model, images, tmp_path: Path) -> None:
 
 def test_unknown_channel_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="pigeon"):
-        make_channel("pigeon", 0.1)
+        channels.get("pigeon", 0.1)

@@ -17,9 +17,8 @@ from njscc.evaluation.uncertainty import (
     uniform_noise,
     vib_scores,
 )
-from njscc.experiments.rd_sweep import train_codec
 from njscc.experiments.vib import evaluate_classifier
-from njscc.objectives.rate_distortion import pack_labelled
+from njscc.training.runs import fit_codec
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +28,8 @@ def embedded():
 
 def test_vib_on_embedded_beats_chance_by_a_wide_margin(embedded, tmp_path):
     train, test = embedded
-    res = train_codec("vib_mlp", {"m": 16, "enc_hidden": [64]}, "vib", {"beta": 1e-3},
-                      pack_labelled(train.images, train.labels), tmp_path / "run",
-                      epochs=1, seed=0)
+    res = fit_codec("vib_mlp", {"m": 16, "enc_hidden": [64]}, "vib", {"beta": 1e-3},
+                    train, tmp_path / "run", epochs=1, seed=0)
     model = res["model"]
     ev = evaluate_classifier(model, test.images[:1000], test.labels[:1000],
                              {"noise": uniform_noise(200, generator=torch.Generator())},

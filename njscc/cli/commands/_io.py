@@ -1,4 +1,4 @@
-"""Helpers shared by the commands: argument lists, codec/stream loading (no heavy imports)."""
+"""Helpers shared by the bitstream commands: output checks, codec and stream loading."""
 
 from __future__ import annotations
 
@@ -11,32 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from njscc.codec import LatentCodec
 
-__all__ = ["check_output", "load_codec", "named_errors", "parse_floats", "parse_ints",
-           "read_stream"]
-
-
-def parse_floats(text: str, what: str) -> list[float]:
-    """``"0,0.05,0.1"`` → ``[0.0, 0.05, 0.1]`` (``ValueError`` naming the option ``what``)."""
-    try:
-        vals = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"{what}: no values in {text!r}")
-    return vals
-
-
-def parse_ints(text: str, what: str, allow_empty: bool = False) -> list[int]:
-    """``"256,256"`` → ``[256, 256]``; every value ≥ 1 (``ValueError`` naming ``what``)."""
-    try:
-        vals = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ValueError(f"{what}: expected comma-separated integers, got {text!r}") from None
-    if not vals and not allow_empty:
-        raise ValueError(f"{what}: no values in {text!r}")
-    if any(v < 1 for v in vals):
-        raise ValueError(f"{what}: values must be >= 1, got {vals}")
-    return vals
+__all__ = ["check_output", "load_codec", "named_errors", "read_stream"]
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -59,7 +34,7 @@ def check_output(out: str | os.PathLike[str], *inputs: tuple[str, str | os.PathL
             continue
         p = Path(p)
         inside = p.is_dir() and out_p.resolve().is_relative_to(p.resolve())
-        if _same(out_p, p) or (inside and what == "--model"):
+        if _same(out_p, p) or (inside and what == "--checkpoint"):
             raise ValueError(f"-o {out_p}: refusing to overwrite the {what} file {p}")
     return out_p
 
@@ -86,20 +61,17 @@ def read_stream(path: str | os.PathLike[str]) -> bytes:
 
 
 def load_codec(path: str | os.PathLike[str], device: str = "cpu") -> LatentCodec:
-    """Load a :class:`~njscc.codec.LatentCodec` from a checkpoint (eval mode, on ``device``)."""
-    import torch
+    """Load a codec whose latent can go into a bitstream (eval mode, on ``device``).
 
-    from njscc.codec import LatentCodec
+    A model whose latent cannot (a VAE's real latent, say) is refused with a one-line
+    ``ValueError`` naming it — its codes are not bits, so there is nothing to pack.
+    """
     from njscc.training.checkpoint import load_model
+    from njscc.validation import check_device
 
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"--device: unknown device {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device available")
-    model = load_model(path, map_location=dev)
-    if not isinstance(model, LatentCodec) or not hasattr(model, "m"):
-        raise ValueError(f"--model {path}: {type(model).__name__} is not a binary LatentCodec "
-                         "(bitstreams need a model with m code bits)")
+    model = load_model(path, map_location=check_device(device, "--device"))
+    if not model.latent.sendable:
+        raise ValueError(f"--checkpoint {path}: {model.config['name']} has a {model.latent} "
+                         "latent, which a bitstream cannot carry (njscc encode/decode/"
+                         "transmit need a model with bit codes, e.g. necst_mlp)")
     return model

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from njscc.cli.options import add_checkpoint, add_device, positive_int
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "decode an njscc bitstream to images (PNG: one image or a grid; NPZ: all images)"
@@ -14,9 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="out.png (one image, or a grid when N > 1) or out.npz (all images, "
                    "'images' float32 [N, C, H, W] in [0, 1])")
-    p.add_argument("--model", required=True, help="checkpoint of the model that encoded it")
-    p.add_argument("--batch-size", type=int, default=4096, help="codewords per forward pass")
-    p.add_argument("--device", default="cpu", help="torch device for the model")
+    add_checkpoint(p, old=("--model",), help="the model that encoded the stream")
+    p.add_argument("--batch-size", type=positive_int, default=4096,
+                   help="codewords per forward pass")
+    add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,17 +29,15 @@ def run(args: argparse.Namespace) -> int:
     from njscc.io.bitstream import decode, unpack
     from njscc.io.images import WRITE_SUFFIXES, write_images
 
-    out = check_output(args.output, ("input", args.input), ("--model", args.model))
+    out = check_output(args.output, ("input", args.input), ("--checkpoint", args.checkpoint))
     if out.suffix.lower() not in WRITE_SUFFIXES:
         raise ValueError(f"-o {out}: unsupported output type {out.suffix or '(no suffix)'!r}; "
                          f"expected {' or '.join(WRITE_SUFFIXES)}")
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     with named_errors(args.input):
         stream = unpack(read_stream(args.input))
     if stream.n == 0:
         raise ValueError(f"{Path(args.input)}: the bitstream holds no images")
-    model = load_codec(args.model, args.device)
+    model = load_codec(args.checkpoint, args.device)
     with named_errors(args.input):
         images = decode(model, stream, batch_size=args.batch_size)
     info = write_images(out, images)

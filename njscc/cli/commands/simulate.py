@@ -2,7 +2,7 @@
 
 Channel mode::
 
-    njscc simulate --channel bsc --param 0.1 --bits 1e7 [--seed 0] [--batch 1e6] [--json out.json]
+    njscc simulate --channel bsc --eps 0.1 --bits 1e7 [--seed 0] [--batch 1e6] [--json out.json]
     njscc simulate --channel bec --sweep 0:0.5:0.05 [--out runs/simulate]
 
 prints the empirical error rate (and erasure rate) with a 95 % confidence interval, the closed
@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import sys
 from pathlib import Path
 from typing import Any
+
+from njscc.cli.options import add_channel, add_device, add_seed, count, positive_float
 
 __all__ = ["HELP", "add_arguments", "capacity_label", "parse_sweep", "plot_sweep", "run"]
 
@@ -26,25 +29,11 @@ HELP = "simulate a channel's error/erasure rate with confidence intervals (or a 
 _MAX_SWEEP_POINTS = 1000
 
 
-def _count(text: str) -> int:
-    """argparse type: a positive integer, also written like ``1e7`` or ``10_000_000``."""
-    try:
-        value = float(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if not math.isfinite(value) or value < 1 or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(value)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from_registry = "bsc, bec, z, awgn, ge"
     g = p.add_argument_group("channel")
-    g.add_argument("--channel", default="bsc", metavar="NAME",
-                   help=f"channel name ({from_registry})")
-    g.add_argument("--param", type=float, default=None,
-                   help="channel parameter: eps for bsc/bec/z, Es/N0 [dB] for awgn, mean error "
-                        "rate for ge")
+    add_channel(g, default="bsc", eps="", old_param=True,
+                eps_help="channel parameter: eps for bsc/bec/z, Es/N0 [dB] for awgn, mean error "
+                "rate for ge (or --channel NAME:PARAM)")
     g.add_argument("--channel-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="extra channel keyword, repeatable (e.g. output=soft for awgn; p_bg=0.2, "
                         "eps_good=0, eps_bad=0.5 for ge)")
@@ -52,11 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sweep the parameter (stop included when it lies on the grid); writes "
                         "JSON + PNG to --out; negative start: --sweep=-2:6:1")
     s = p.add_argument_group("simulation")
-    s.add_argument("--bits", type=_count, default=10_000_000,
+    s.add_argument("--bits", type=count, default=10_000_000,
                    help="bits per parameter value")
-    s.add_argument("--batch", type=_count, default=1_000_000, help="bits per chunk")
-    s.add_argument("--seed", type=int, default=0, help="random seed")
-    s.add_argument("--device", default="cpu", help="torch device")
+    s.add_argument("--batch", type=count, default=1_000_000, help="bits per chunk")
+    add_seed(s)
+    add_device(s)
     s.add_argument("--json", default=None, metavar="PATH",
                    help="write the single-parameter result (njscc.result/1) here")
     s.add_argument("--out", default="runs/simulate", metavar="DIR",
@@ -64,11 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("code mode (separation baselines)")
     c.add_argument("--code", default=None, metavar="NAME",
                    help="simulate a channel code over the channel (needs baselines.simulate)")
-    c.add_argument("--rate", type=float, default=None, help="code rate k/n")
-    c.add_argument("--k", type=int, default=None, help="information bits per codeword")
-    c.add_argument("--max-bits", type=_count, default=None,
+    c.add_argument("--rate", type=positive_float, default=None, help="code rate k/n")
+    c.add_argument("--k", type=count, default=None, help="information bits per codeword")
+    c.add_argument("--max-bits", type=count, default=None,
                    help="stop after this many information bits")
-    c.add_argument("--min-errors", type=_count, default=None,
+    c.add_argument("--min-errors", type=count, default=None,
                    help="stop after this many bit errors")
 
 
@@ -217,29 +206,24 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--channel: expected one of {', '.join(channels.available())}, got "
                          f"{args.channel!r}")
     kwargs = _channel_kwargs(args.channel_arg)
-    if args.sweep is not None and args.param is not None:
-        raise ValueError("--param and --sweep: give one, not both")
-    if args.sweep is None and args.param is None:
-        raise ValueError(f"--param: required (the {PARAM_DOC[name]}), or give --sweep")
+    if args.sweep is not None and args.eps is not None:
+        raise ValueError("--eps and --sweep: give one, not both")
+    if args.sweep is None and args.eps is None:
+        raise ValueError(f"--eps: required (the {PARAM_DOC[name]}), or give --sweep")
     for flag in ("rate", "k", "max_bits", "min_errors"):
         if getattr(args, flag) is not None:
             raise ValueError(f"--{flag.replace('_', '-')}: only used with --code")
     if args.sweep is not None and args.json:
         raise ValueError("--json: only for a single --param; a sweep writes its JSON to --out")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise ValueError(f"--device: not a torch device: {args.device!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device: {args.device!r} requested but CUDA is not available")
+    device = torch.device(args.device)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     config = {"bits": args.bits, "batch": args.batch, "seed": args.seed,
               "device": str(device), "channel_kwargs": kwargs, "param_doc": PARAM_DOC[name]}
 
     if args.sweep is None:
-        ch = channels.get(name, args.param, **kwargs)
-        with tqdm(total=args.bits, unit="bit", unit_scale=True, desc=f"{name} {args.param:g}",
-                  leave=False) as bar:
+        ch = channels.get(name, args.eps, **kwargs)
+        with tqdm(total=args.bits, unit="bit", unit_scale=True, desc=f"{name} {args.eps:g}",
+                  leave=False, disable=not sys.stderr.isatty()) as bar:
             res = simulate_channel(ch, args.bits, batch=args.batch, generator=generator,
                                    device=device, progress=bar.update)
         config["capacity_label"] = capacity_label(ch)
@@ -257,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     metrics: dict[str, Any] = {"param": [ch.param for ch in chans], **{k: [] for k in keys}}
     ci_method = "wilson"
     with tqdm(total=args.bits * len(values), unit="bit", unit_scale=True,
-              desc=f"{name} sweep", leave=False) as bar:
+              desc=f"{name} sweep", leave=False, disable=not sys.stderr.isatty()) as bar:
         for ch in chans:
             res = simulate_channel(ch, args.bits, batch=args.batch, generator=generator,
                                    device=device, progress=bar.update)

@@ -1,10 +1,18 @@
-"""``njscc train``: train a NECST codec from a preset (see docs/training.md).
+"""``njscc train``: train any registered model with any objective that supports it.
 
 Examples::
 
     njscc train --preset mnist --data-dir DATA --epochs 10 --out runs/mnist_bsc0.1
-    njscc train --preset mnist --data-dir DATA --epochs 20 --out runs/mnist_bsc0.1 --resume
-    torchrun --nproc_per_node 2 -m njscc.cli train --preset mnist --data-dir DATA ...
+    njscc train --dataset idx:DATA/fashion_mnist --epochs 10 --out runs/fashion
+    njscc train --model vae --beta 0.5 --preset binarized_mnist --data-dir DATA --m 32
+    njscc train --preset mnist --data-dir DATA --seeds 0,1,2 --out runs/mnist3   # σ over seeds
+    torchrun --nproc_per_node 2 -m njscc.cli train --preset mnist --data-dir DATA --bits 100 ...
+
+What the model and objective can do decides what runs: the objective defaults to the one for
+the model's latent (bits: ``vimco``; real: ``beta_vae``, or ``vib`` for classifiers), the
+channel applies only to latents that cross one, and a flag the model or objective cannot
+honour (``--m`` for a model without ``m``, ``--beta`` for VIMCO, ``--channel`` for a VAE, …)
+is an error that names both. A *preset* is only a recipe of defaults (dataset + likelihood).
 """
 
 from __future__ import annotations
@@ -12,103 +20,162 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["HELP", "PRESETS", "add_arguments", "build_and_train", "parse_model_args", "run"]
+from njscc.cli.options import (
+    add_channel,
+    add_data,
+    add_device,
+    add_out,
+    add_quiet,
+    add_seed,
+    add_seeds,
+    add_threads,
+    explicit,
+    finite_float,
+    nonneg_float,
+    nonneg_int,
+    parse_kv,
+    positive_float,
+    positive_int,
+)
 
-HELP = "train a NECST codec (progress bar, JSON/CSV logs, checkpoints, --resume, torchrun)"
+__all__ = ["HELP", "PRESETS", "add_arguments", "build_and_train", "run"]
 
-#: preset → dataset and likelihood (the paper's MNIST setting uses the SSE distortion)
+HELP = ("train a model (any registered codec + objective): progress bar, JSON/CSV logs, "
+        "checkpoints, --resume, --seeds, torchrun")
+
+#: preset → a recipe of defaults (the paper's MNIST setting uses the SSE distortion)
 PRESETS: dict[str, dict[str, Any]] = {
-    "mnist": {"dataset": "mnist", "likelihood": "sse", "needs_data_dir": True},
-    "binarized_mnist": {"dataset": "binarized_mnist", "likelihood": "bernoulli",
-                        "needs_data_dir": True},
-    "embedded": {"dataset": "embedded", "likelihood": "sse", "needs_data_dir": False},
+    "mnist": {"dataset": "mnist", "likelihood": "sse"},
+    "binarized_mnist": {"dataset": "binarized_mnist", "likelihood": "bernoulli"},
+    "embedded": {"dataset": "embedded", "likelihood": "sse"},
 }
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", required=True, metavar="NAME",
-                   help=f"data + likelihood: {', '.join(PRESETS)}")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with mnist/, binarized_mnist/ (not needed for 'embedded')")
-    p.add_argument("--out", default=None, help="run directory (default runs/<preset>_<channel>"
-                   "<train-eps>_<objective>)")
-    p.add_argument("--model", default="necst_mlp", help="registry model name")
-    p.add_argument("--m", "--bits", type=int, default=100, dest="m",
-                   help="code length in bits (under torchrun spell it --bits: torchrun's own "
-                   "parser rejects --m as an ambiguous abbreviation)")
-    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
-                   help="extra model keyword argument, e.g. dec_hidden=[256,256] (repeatable)")
-    p.add_argument("--objective", default="vimco", help="vimco, nvil, reinforce or gumbel")
-    p.add_argument("--objective-arg", action="append", default=[], metavar="KEY=JSON",
-                   help='extra objective keyword argument, e.g. bound="upper" for the official '
-                   "NECST code's VIMCO variant (repeatable)")
-    p.add_argument("--K", type=int, default=5, dest="K", help="samples per input (VIMCO K)")
-    p.add_argument("--channel", default="bsc", help="training/test channel: bsc, bec, z, awgn, ge")
-    p.add_argument("--train-eps", type=float, default=0.1, help="training channel parameter")
-    p.add_argument("--test-eps", type=float, default=None,
-                   help="channel parameter for the per-epoch test distortion (default: train)")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs (also when resuming)")
-    p.add_argument("--batch-size", type=int, default=100, help="global batch size")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (all optimisers)")
-    p.add_argument("--l2", type=float, default=1e-4, help="L2 weight on the encoder weights")
-    p.add_argument("--test-every", type=int, default=1,
+    g = p.add_argument_group("data")
+    add_data(g)
+    g.add_argument("--preset", default=None, metavar="NAME",
+                   help=f"recipe of defaults (dataset + likelihood): {', '.join(PRESETS)}")
+    g.add_argument("--train-size", type=positive_int, default=None,
+                   help="use only the first N training examples (quick runs)")
+    g.add_argument("--test-size", type=positive_int, default=None,
+                   help="use only the first N test examples for the per-epoch test distortion")
+    m = p.add_argument_group("model and objective")
+    m.add_argument("--model", default="necst_mlp", help="registered model (njscc list models)")
+    m.add_argument("--m", "--bits", type=positive_int, default=None, dest="m",
+                   help="latent size: code bits (NECST) or dimensions (VAE); default: the "
+                   "model's. Under torchrun spell it --bits (torchrun rejects --m)")
+    m.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
+                   help="model keyword argument, e.g. dec_hidden=[256,256] (repeatable)")
+    m.add_argument("--objective", default=None,
+                   help="registered objective (default: the one for the model's latent)")
+    m.add_argument("--objective-arg", action="append", default=[], metavar="KEY=JSON",
+                   help='objective keyword argument, e.g. bound="upper" (repeatable)')
+    m.add_argument("--K", type=positive_int, default=None, dest="K",
+                   help="samples per input (the objective's n_samples; VIMCO default 5)")
+    m.add_argument("--beta", type=nonneg_float, default=None,
+                   help="rate weight β of the objective (beta_vae: D + β·R; vib: CE + β·R)")
+    c = p.add_argument_group("channel (latents that cross one)")
+    add_channel(c, default="bsc", train_eps=0.1, train_help="training channel parameter")
+    c.add_argument("--test-eps", type=finite_float, default=None,
+                   help="channel parameter of the per-epoch test distortion (default: "
+                   "--train-eps)")
+    p.set_defaults(_channel_param="train_eps")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=positive_int, default=10,
+                   help="total epochs (also when resuming)")
+    t.add_argument("--batch-size", type=positive_int, default=100, help="global batch size")
+    t.add_argument("--lr", type=positive_float, default=1e-3,
+                   help="Adam learning rate (all optimisers)")
+    t.add_argument("--l2", type=nonneg_float, default=None,
+                   help="L2 weight on the encoder's weight matrices (default 1e-4 for models "
+                   "with an encoder group)")
+    t.add_argument("--test-every", type=nonneg_int, default=1,
                    help="evaluate test distortion every N epochs (0: never)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop after the epoch during which this much training time has passed")
-    p.add_argument("--train-size", type=int, default=None,
-                   help="use only the first N training images (quick runs)")
-    p.add_argument("--test-size", type=int, default=None,
-                   help="use only the first N test images for the per-epoch test distortion")
-    p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and sampling")
-    p.add_argument("--resume", action="store_true",
+    t.add_argument("--max-minutes", type=positive_float, default=None,
+                   help="stop (resumable) once this much training time has passed")
+    t.add_argument("--max-steps", type=positive_int, default=None,
+                   help="stop (resumable) after this many optimisation steps in all")
+    t.add_argument("--resume", action="store_true",
                    help="continue from the last good checkpoint in --out")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    from njscc.cli.commands._rd_train import add_rd_train_arguments
-
-    add_rd_train_arguments(p)  # --beta, --model vae (rate-distortion family)
-
-
-def _check(args: argparse.Namespace) -> None:
-    if args.preset not in PRESETS:
-        raise ValueError(f"--preset: unknown preset {args.preset!r}; "
-                         f"available: {', '.join(PRESETS)}")
-    for name in ("m", "K", "epochs", "batch_size", "train_size", "test_size"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.test_every < 0:
-        raise ValueError(f"--test-every must be >= 0, got {args.test_every}")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    if not args.lr > 0:
-        raise ValueError(f"--lr must be > 0, got {args.lr}")
-    if args.l2 < 0:
-        raise ValueError(f"--l2 must be >= 0, got {args.l2}")
+    add_out(p, None, "run directory (default runs/<dataset>_<model>_<objective>...)")
+    add_seed(p, "seed for initialisation, shuffling and sampling")
+    add_seeds(p)
+    add_device(p)
+    add_threads(p)
+    add_quiet(p)
 
 
-def parse_model_args(items: list[str], option: str = "--model-arg") -> dict[str, Any]:
-    """``["dec_hidden=[256,256]", "bias=true"]`` → ``{"dec_hidden": [256, 256], "bias": True}``.
+# --------------------------------------------------------------------------- the recipe
+def _recipe(args: argparse.Namespace) -> dict[str, Any]:
+    """Dataset name and default likelihood from ``--dataset`` / ``--preset``."""
+    from njscc.data import dataset_info
 
-    Values are JSON; anything that is not valid JSON is kept as a string.
-    """
-    import json
+    if args.preset is not None and args.preset not in PRESETS:
+        raise ValueError(f"--preset: unknown preset {args.preset!r}; available: "
+                         f"{', '.join(PRESETS)}")
+    preset = PRESETS.get(args.preset or "", {})
+    dataset = args.dataset or preset.get("dataset")
+    if dataset is None:
+        raise ValueError("give --dataset NAME (a registered dataset, idx:DIR or images:DIR) or "
+                         f"--preset ({', '.join(PRESETS)})")
+    info = dataset_info(dataset)
+    likelihood = preset.get("likelihood") if preset.get("dataset") == dataset else None
+    return {"dataset": dataset, "info": info,
+            "likelihood": likelihood or ("bernoulli" if info.binary else "sse")}
 
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{option}: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+
+def _model_kwargs(args: argparse.Namespace, entry: Any, recipe: dict[str, Any],
+                  data_shape: list[int]) -> dict[str, Any]:
+    kwargs = parse_kv(args.model_arg, "--model-arg")
+    if args.m is not None:
+        if not entry.accepts("m"):
+            raise ValueError(f"--m: model {entry.name!r} has no argument 'm'")
+        if "m" in kwargs:
+            raise ValueError("--m and --model-arg m=...: give it once")
+        kwargs["m"] = args.m
+    # recipe defaults: applied only where the model has the argument and the user set none
+    if entry.accepts("likelihood") and "likelihood" not in kwargs:
+        import inspect
+
+        allowed = getattr(entry.factory, "likelihoods", None)
+        default = entry.signature().parameters.get("likelihood")
+        want = recipe["likelihood"]
+        if allowed is None or want in allowed:
+            kwargs["likelihood"] = want
+        elif default is not None and default.default is not inspect.Parameter.empty:
+            kwargs["likelihood"] = default.default
+    if entry.accepts("data_shape") and "data_shape" not in kwargs:
+        kwargs["data_shape"] = data_shape
+    return kwargs
+
+
+def _objective_kwargs(args: argparse.Namespace, entry: Any) -> dict[str, Any]:
+    kwargs = parse_kv(args.objective_arg, "--objective-arg")
+    for flag, key, value in (("--K", "n_samples", args.K), ("--beta", "beta", args.beta)):
+        if value is None:
+            continue
+        if not entry.accepts(key):
+            raise ValueError(f"{flag}: objective {entry.name!r} has no argument {key!r}")
+        if key in kwargs:
+            raise ValueError(f"{flag} and --objective-arg {key}=...: give it once")
+        kwargs[key] = value
+    return kwargs
+
+
+def _explain_unsupported(name: str, model: Any) -> None:
+    """Raise the objective's "cannot train this model" error if its defaults say so."""
+    from njscc import objectives
+
+    try:
+        default = objectives.get(name)
+    except (TypeError, ValueError):
+        return
+    default.check(model)
 
 
 def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any]:
-    """Build data, model, objective and channels from ``args`` and run the trainer.
+    """Build data, model, objective and channels from ``args`` and run the trainer (one seed).
 
     Returns ``{"out", "history", "trainer", "interrupted"}``. ``log`` prints one-line messages.
     """
@@ -117,58 +184,77 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
 
     import torch
 
+    import channels
     from njscc import models, objectives
-    from njscc.cli.commands._rd_train import adapt_rd_train_args
     from njscc.data import load_dataset
-    from njscc.evaluation.distortion import make_channel
-    from njscc.training.trainer import TrainConfig, Trainer, distributed_context, format_row
+    from njscc.training import TrainConfig, Trainer, distributed_context, format_row
 
-    rd_obj_kwargs = adapt_rd_train_args(args)  # continuous-latent models: objective, channel
-    _check(args)
-    preset = PRESETS[args.preset]
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out or f"runs/{args.preset}_{args.channel}{args.train_eps:g}_{args.objective}")
-    test_eps = args.train_eps if args.test_eps is None else args.test_eps
-    train_channel = make_channel(args.channel, args.train_eps)
-    test_channel = make_channel(args.channel, test_eps)
-    obj_kwargs = {"n_samples": args.K, **rd_obj_kwargs,
-                  **parse_model_args(getattr(args, "objective_arg", []), "--objective-arg")}
-    objectives.get(args.objective, **obj_kwargs)  # fail early on a bad name/value
-    if preset["needs_data_dir"] and args.data_dir is None:
-        import os
-
-        if not os.environ.get("NJSCC_DATA_DIR"):
-            raise ValueError(f"--data-dir is required for --preset {args.preset} "
-                             "(a folder containing mnist/ and binarized_mnist/)")
+    recipe = _recipe(args)
+    dataset, info = recipe["dataset"], recipe["info"]
+    model_entry = models.MODELS.entry(args.model)
+    out = Path(args.out or f"runs/{dataset.replace(':', '_').replace('/', '_')}_"
+               f"{model_entry.name}_{args.objective or 'default'}")
     if (out / "checkpoints").exists() and not args.resume:
         raise FileExistsError(f"--out {out}: already has checkpoints; pass --resume to continue "
                               "or choose another --out")
 
-    model_kwargs = {"m": args.m, "likelihood": preset["likelihood"],
-                    **parse_model_args(args.model_arg)}
-    train_x = load_dataset(preset["dataset"], "train", data_dir=args.data_dir).images
-    test_x = load_dataset(preset["dataset"], "test", data_dir=args.data_dir).images
-    train_x, test_x = train_x[:args.train_size], test_x[:args.test_size]
-    model_kwargs.setdefault("data_shape", list(train_x.shape[1:]))
+    train_ds = load_dataset(dataset, "train", data_dir=args.data_dir)
+    test_ds = load_dataset(dataset, "test", data_dir=args.data_dir) if "test" in info.splits \
+        else None
+    train_data = train_ds.batch()[:args.train_size]
+    test_data = test_ds.batch()[:args.test_size] if test_ds is not None else None
+    model_kwargs = _model_kwargs(args, model_entry, recipe, list(train_data.x.shape[1:]))
 
     with distributed_context(args.device) as (dist_info, device):
         torch.manual_seed(args.seed)  # model initialisation
-        model = models.get(args.model, **model_kwargs)
-        objective = objectives.get(args.objective, **obj_kwargs)
+        model = models.get(model_entry.name, **model_kwargs)
+        obj_name = objectives.OBJECTIVES.canonical(args.objective) if args.objective else \
+            objectives.default_for(model)
+        obj_entry = objectives.OBJECTIVES.entry(obj_name)
+        obj_kwargs = _objective_kwargs(args, obj_entry)
+        try:
+            objective = objectives.get(obj_name, **obj_kwargs)
+        except (TypeError, ValueError):
+            _explain_unsupported(obj_name, model)  # the deeper reason first, if there is one
+            raise
+        objective.check(model, info.fields)  # codec support and data fields, one line each
+
+        channel_flags = [f for f, d in (("--channel", "channel"), ("--train-eps", "train_eps"),
+                                        ("--test-eps", "test_eps")) if explicit(args, d)]
+        uses_channel = model.latent.sendable and objective.uses_channel
+        if uses_channel:
+            test_eps = args.train_eps if args.test_eps is None else args.test_eps
+            train_channel = channels.get(args.channel, args.train_eps)
+            test_channel = channels.get(args.channel, test_eps)
+            channel_info: dict[str, Any] | None = {"name": args.channel,
+                                                   "train_param": args.train_eps,
+                                                   "test_param": test_eps}
+        else:
+            if channel_flags:
+                raise ValueError(f"{', '.join(channel_flags)}: model {model_entry.name!r} "
+                                 f"({model.latent}) with objective {obj_name!r} is not trained "
+                                 "over a channel; drop the channel options")
+            train_channel = test_channel = channel_info = None
+        has_encoder = "encoder" in model.param_groups()
+        if args.l2 is not None and args.l2 > 0 and not has_encoder:
+            raise ValueError(f"--l2: model {model_entry.name!r} has no 'encoder' parameter "
+                             "group to regularise")
+        l2 = args.l2 if args.l2 is not None else (1e-4 if has_encoder else 0.0)
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          encoder_l2=args.l2, seed=args.seed, test_every=args.test_every,
-                          max_seconds=None if args.max_minutes is None else 60 * args.max_minutes)
-        run_info = {"preset": args.preset, "dataset": preset["dataset"],
-                    "channel": {"name": args.channel, "train_param": args.train_eps,
-                                "test_param": test_eps},
-                    "objective": {"name": args.objective, "kwargs": obj_kwargs},
-                    "n_train": int(train_x.shape[0]), "n_test": int(test_x.shape[0])}
+                          encoder_l2=l2, seed=args.seed, test_every=args.test_every,
+                          max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+                          max_steps=args.max_steps)
+        run_info = {"preset": args.preset, "dataset": dataset,
+                    "dataset_config": getattr(train_ds, "config", None),
+                    "channel": channel_info,
+                    "objective": {"name": obj_name, "kwargs": dict(objective.config["kwargs"])},
+                    "n_train": len(train_data),
+                    "n_test": len(test_data) if test_data is not None else 0}
         quiet = args.quiet
         trainer = Trainer(
-            model, objective, train_channel, train_x, cfg,
-            test_x=test_x, test_channel=test_channel, out_dir=out, device=device,
-            dist_info=dist_info, run_info=run_info, quiet=quiet,
+            model, objective, train_channel, train_data, cfg,
+            test_data=test_data if model.reconstructs else None, test_channel=test_channel,
+            out_dir=out, device=device, dist_info=dist_info, run_info=run_info, quiet=quiet,
             on_epoch=None if quiet else (lambda row: print(format_row(row, cfg.epochs),
                                                            file=sys.stderr, flush=True)))
         main = dist_info.is_main
@@ -180,16 +266,17 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         elif args.resume and main:
             log(f"--resume: no checkpoint in {out} yet, starting from scratch")
         if main and not quiet:
-            log(f"training {args.model} m={args.m} on {preset['dataset']} "
-                f"({trainer.train_x.shape[0]} images) with {args.objective}, "
-                f"{args.channel} {args.train_eps:g}, {cfg.epochs} epochs, "
-                f"{trainer.steps_per_epoch} steps/epoch, device {device}, "
+            where = (f"{args.channel} {args.train_eps:g}" if uses_channel else "no channel")
+            log(f"training {model_entry.name} ({model.latent}) on {dataset} "
+                f"({len(trainer.train_data)} examples) with {obj_name}, {where}, "
+                f"{cfg.epochs} epochs, {trainer.steps_per_epoch} steps/epoch, device {device}, "
                 f"world size {dist_info.world}")
         history = trainer.fit()
         sig = trainer.stopped_by_signal
         if main:
             if trainer.stop_reason is not None:
-                why = "interrupted" if sig is not None else "time budget reached"
+                why = {"signal": "interrupted", "time": "time budget reached",
+                       "steps": "step budget reached"}[trainer.stop_reason]
                 log(f"{why}: checkpoint saved at epoch {trainer.epoch} step "
                     f"{trainer.step_in_epoch}; continue with --resume --out {out}")
             else:
@@ -198,7 +285,40 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
     return {"out": out, "history": history, "trainer": trainer, "interrupted": sig}
 
 
+def _seed_summary(out: Any, seeds: list[int], runs: list[dict[str, Any]]) -> Any:
+    """``<out>/seeds.json``: the last epoch's statistics of every seed, mean and σ over seeds."""
+    from njscc.experiments.base import aggregate_seeds
+    from njscc.io.results import make_result, write_result
+
+    per_seed = []
+    for res in runs:
+        hist = res["history"]
+        last = {k: v for k, v in (hist[-1] if hist else {}).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        per_seed.append(make_result("train", {"last_epoch": last, "epochs": len(hist)},
+                                    config={"run": str(res["out"])}))
+    return write_result(out / "seeds.json", aggregate_seeds(per_seed, seeds))
+
+
 def run(args: argparse.Namespace) -> int:
-    res = build_and_train(args)
-    sig = res["interrupted"]
-    return 128 + int(sig) if sig is not None else 0
+    from pathlib import Path
+
+    from njscc.training import seed_dir
+
+    if not args.seeds:
+        res = build_and_train(args)
+        sig = res["interrupted"]
+        return 128 + int(sig) if sig is not None else 0
+    if args.out is None:
+        raise ValueError("--seeds needs --out DIR (each seed trains in DIR/seed_<s>/)")
+    root, runs = Path(args.out), []
+    for s in args.seeds:
+        sub = argparse.Namespace(**{**vars(args), "seed": s, "out": str(seed_dir(root, s))})
+        print(f"seed {s}: {sub.out}", flush=True)
+        res = build_and_train(sub)
+        if res["interrupted"] is not None:
+            return 128 + int(res["interrupted"])
+        runs.append(res)
+    summary = _seed_summary(root, list(args.seeds), runs)
+    print(f"{len(runs)} seeds; summary (mean and σ over seeds): {summary}")
+    return 0

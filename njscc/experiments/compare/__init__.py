@@ -1,1 +1,183 @@
-"""NECST head-to-head against separation (JPEG/WebP + LDPC or an ideal code)."""
+"""NECST head-to-head against separation (JPEG/WebP + 5G LDPC or an ideal code).
+
+:class:`CompareStudy` (``njscc compare``) runs the three experiments of
+:mod:`~njscc.experiments.compare.comparison` — ``bits``, ``budget``, ``cliff`` — per channel;
+results ``<dataset>_<channel>_<experiment>.json``; plots and ``summary.md``
+(:mod:`~njscc.experiments.compare.plots`) are drawn from every compare result in the folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from njscc.experiments.base import EXPERIMENTS, Log, Study
+
+__all__ = ["DATASET_DEFAULTS", "EXPERIMENT_NAMES", "CompareStudy", "redraw"]
+
+#: per-dataset defaults: NECST architecture, main code length, sweep, test images
+DATASET_DEFAULTS = {
+    "mnist": {"model": "necst_mlp", "m": 100, "m_sweep": (50, 200, 400), "n_images": 1000},
+    "kodak": {"model": "necst_conv", "m": 200, "m_sweep": (), "n_images": 500},
+}
+EXPERIMENT_NAMES = ("budget", "bits", "cliff")
+
+
+@EXPERIMENTS.register("compare")
+@dataclass
+class CompareStudy(Study):
+    """NECST vs separation: fixed-budget distortion, bits needed, the cliff."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    channels: Sequence[str] = ("bsc", "bec")
+    eps: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2)
+    n_images: int | None = None
+    checkpoints: Sequence[str] = ()
+    runs_dir: str = "runs/compare"
+    m: int | None = None
+    m_sweep: Sequence[int] | None = None
+    train_eps: float = 0.1
+    train_missing: bool = False
+    epochs: int = 3
+    train_size: int | None = None
+    model_args: Mapping[str, Any] | None = None
+    budgets: Sequence[int] = ()
+    experiments: Sequence[str] = ("budget", "bits", "cliff")
+    decoder: str = "cpp"
+    ldpc_k: int = 400
+    rd_eps: float = 0.1
+    cliff_design_eps: Sequence[float] = (0.05,)
+    cliff_eps: Sequence[float] = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
+    cliff_quality: int | None = None
+    check_eps: Sequence[float] = (0.05, 0.1)
+    seed: int = 0
+    quiet: bool = False
+
+    def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
+        import channels as chs
+        from njscc.experiments.compare.comparison import (
+            CompareConfig,
+            Comparison,
+            load_compare_data,
+            load_necst,
+            necst_run_name,
+            train_necst,
+        )
+
+        if self.dataset not in DATASET_DEFAULTS:
+            raise ValueError(f"dataset: expected one of {', '.join(DATASET_DEFAULTS)}, got "
+                             f"{self.dataset!r}")
+        dflt = DATASET_DEFAULTS[self.dataset]
+        for c in self.channels:
+            if c not in ("bsc", "bec", "z"):
+                raise ValueError(f"channels: expected bsc, bec or z, got {c!r}")
+            for e in self.eps:
+                chs.get(c, e)
+        for x in self.experiments:
+            if x not in EXPERIMENT_NAMES:
+                raise ValueError(f"experiments: expected {', '.join(EXPERIMENT_NAMES)}, got "
+                                 f"{x!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.train_size is not None and self.train_size < 100:
+            raise ValueError(f"train_size must be >= 100 (one batch), got {self.train_size}")
+        if self.n_images is not None and self.n_images < 1:
+            raise ValueError(f"n_images must be >= 1, got {self.n_images}")
+        m_main = self.m or dflt["m"]
+        m_sweep = list(dflt["m_sweep"] if self.m_sweep is None else self.m_sweep)
+        for pth in self.checkpoints:
+            if not Path(pth).exists():
+                raise FileNotFoundError(f"checkpoint {pth} does not exist")
+        cfg = CompareConfig(
+            eps=tuple(self.eps), budgets=tuple(self.budgets), ldpc_k=self.ldpc_k,
+            decoder=self.decoder, rd_eps=self.rd_eps,
+            cliff_design_eps=tuple(self.cliff_design_eps), cliff_eps=tuple(self.cliff_eps),
+            cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps), seed=self.seed)
+        data = load_compare_data(self.dataset, self.data_dir, self.n_images or dflt["n_images"],
+                                 seed=self.seed)
+        if log:
+            log(data["description"])
+
+        # NECST models: explicit checkpoints, else the default-named runs (trained on request)
+        necst = [load_necst(p) for p in self.checkpoints]
+        if not self.checkpoints:
+            for ch in self.channels:
+                for m in [m_main, *[x for x in m_sweep if x != m_main]]:
+                    path = Path(self.runs_dir) / necst_run_name(self.dataset, m, ch,
+                                                                self.train_eps)
+                    if (path / "checkpoints").exists() and not self.train_missing:
+                        necst.append(load_necst(path))
+                    elif self.train_missing:
+                        if log:
+                            log(f"training {dflt['model']} m={m} on {ch} {self.train_eps:g} "
+                                f"({self.epochs} epochs) -> {path}")
+                        necst.append(train_necst(
+                            data["train"][:self.train_size], data["test"], dataset=self.dataset,
+                            model_name=dflt["model"], m=m, channel=ch, train_eps=self.train_eps,
+                            epochs=self.epochs, out=path, seed=self.seed,
+                            model_kwargs=dict(self.model_args or {}), quiet=self.quiet))
+                    elif m == m_main:
+                        raise FileNotFoundError(
+                            f"no NECST run {path}: train it with `njscc train --dataset "
+                            f"{self.dataset} --data-dir DATA --m {m} --channel {ch} "
+                            f"--train-eps {self.train_eps:g} --epochs 3 --out {path}`, pass "
+                            "--checkpoint, or add --train-missing")
+                    elif log:
+                        log(f"note: no run {path}; m = {m} left out of the NECST curve")
+        for nm in necst:
+            if tuple(nm.model.data_shape) != tuple(data["test"].shape[1:]):
+                raise ValueError(f"checkpoint {nm.path}: the model expects images "
+                                 f"{tuple(nm.model.data_shape)}, {self.dataset} has "
+                                 f"{tuple(data['test'].shape[1:])}")
+            if log:
+                log(f"NECST m={nm.m} trained on {nm.channel} {nm.train_eps:g} "
+                    f"({nm.epochs} epochs): {nm.path}")
+
+        results: dict[str, dict[str, Any]] = {}
+        for ch in self.channels:
+            cmp = Comparison(data["test"], data["fallback"], ch, necst, cfg,
+                             dataset=self.dataset, main_m=m_main, log=log,
+                             data_description=data["description"])
+            for x in ("bits", "budget", "cliff"):  # bits first: the cliff reuses its searches
+                if x in self.experiments:
+                    if log:
+                        log(f"{self.dataset} {ch}: {x}")
+                    run = {"bits": cmp.run_bits, "budget": cmp.run_budget,
+                           "cliff": cmp.run_cliff}[x]
+                    results[f"{self.dataset}_{ch}_{x}"] = run()
+        return results
+
+    @classmethod
+    def plot(cls, results: Mapping[str, dict[str, Any]], out: Path) -> list[Path]:
+        return redraw(out)
+
+    @classmethod
+    def summary(cls, results: Mapping[str, dict[str, Any]]) -> str:
+        from njscc.experiments.compare.plots import summary_markdown
+
+        return summary_markdown(list(results.values()))
+
+
+def redraw(out: str | Path) -> list[Path]:
+    """Redraw every plot and ``summary.md`` from the compare results files in ``out``."""
+    from njscc.experiments.compare.plots import plot_all, summary_markdown
+    from njscc.io.results import atomic_write_text
+
+    out = Path(out)
+    paths = sorted(p for p in out.glob("*.json")
+                   if p.stem.rsplit("_", 1)[-1] in EXPERIMENT_NAMES)
+    if not paths:
+        raise FileNotFoundError(f"{out}: no compare results (*_budget/bits/cliff.json)")
+    pngs = plot_all(paths)
+    order = {"bits": 0, "budget": 1, "cliff": 2, "bsc": 0, "bec": 1}
+
+    def key(p: Path) -> tuple:
+        parts = p.stem.rsplit("_", 2)  # dataset, channel, experiment
+        return (-len(parts), parts[0] != "mnist", parts[0], order.get(parts[1], 2),
+                parts[1], order[parts[2]]) if len(parts) == 3 else (0, p.stem)
+
+    text = summary_markdown(sorted(paths, key=key))
+    return [*pngs, atomic_write_text(out / "summary.md", text + "\n")]

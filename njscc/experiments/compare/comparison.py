@@ -62,7 +62,7 @@ def scheme_label(source: str, code: str, sent: str = "payload") -> str:
 
 
 def _seed(seed: int, *parts: Any) -> int:
-    from njscc.training.trainer import mix_seed
+    from njscc.training.seeds import mix_seed
 
     return mix_seed(seed, *(zlib.crc32(str(p).encode()) for p in parts))
 
@@ -223,8 +223,8 @@ def train_necst(train_x: Tensor, test_x: Tensor, *, dataset: str, model_name: st
     (the settings of
     ``njscc train``: VIMCO K = 5, Adam 1e-3, batch 100, encoder L2 1e-4, seeded init) and
     return it; checkpoints and logs go to ``out``."""
+    import channels
     from njscc import models, objectives
-    from njscc.evaluation.distortion import make_channel
     from njscc.training.trainer import TrainConfig, Trainer
 
     kwargs = {"m": int(m), "likelihood": "sse", "data_shape": list(train_x.shape[1:]),
@@ -238,8 +238,8 @@ def train_necst(train_x: Tensor, test_x: Tensor, *, dataset: str, model_name: st
                 "objective": {"name": objective, "kwargs": obj_kwargs},
                 "n_train": int(train_x.shape[0]), "n_test": int(test_x.shape[0]),
                 "trained_by": "njscc.experiments.compare.comparison.train_necst"}
-    trainer = Trainer(model, obj, make_channel(channel, train_eps), train_x,
-                      TrainConfig(epochs=int(epochs), seed=seed), test_x=test_x, out_dir=out,
+    trainer = Trainer(model, obj, channels.get(channel, train_eps), train_x,
+                      TrainConfig(epochs=int(epochs), seed=seed), test_data=test_x, out_dir=out,
                       device="cpu", run_info=run_info, quiet=quiet, on_epoch=on_epoch)
     if (Path(out) / "checkpoints").exists():
         trainer.resume()
@@ -395,10 +395,10 @@ class Comparison:
         self.sim_seconds = 0.0
 
     # -------------------------------------------------------------- building blocks
-    def make_channel(self, eps: float) -> Any:
-        from njscc.evaluation.distortion import make_channel
+    def channel_at(self, eps: float) -> Any:
+        import channels
 
-        return make_channel(self.channel, float(eps))
+        return channels.get(self.channel, float(eps))
 
     def table(self, source: str) -> SourceTable:
         if source not in self._tables:
@@ -413,7 +413,7 @@ class Comparison:
         given; the decoder is the configured one)."""
         from baselines import IdealCode, RepetitionCode
 
-        ch = self.make_channel(eps)
+        ch = self.channel_at(eps)
         if kind == "ideal":
             return IdealCode(ch)
         if kind == "repetition":
@@ -451,7 +451,7 @@ class Comparison:
         if key not in self._necst_cache:
             g = _gen(self.cfg.seed, "necst", self.channel, nm.m, nm.channel, nm.train_eps, eps)
             self._necst_cache[key] = evaluate_codec(nm.model, self.images,
-                                                    self.make_channel(eps), generator=g)
+                                                    self.channel_at(eps), generator=g)
         return self._necst_cache[key]
 
     def channel_bits(self, code: Any, nbytes: np.ndarray) -> np.ndarray:
@@ -470,7 +470,7 @@ class Comparison:
         from baselines import SeparationScheme, get_source
 
         decoder = decoder or self.cfg.decoder
-        ch = self.make_channel(eps)
+        ch = self.channel_at(eps)
         if code_kind == "ldpc":
             rate = rate if rate is not None else design_rate(ch)[0]
             code = self.ldpc(int(round(self.cfg.ldpc_k / rate)), decoder)
@@ -564,7 +564,7 @@ class Comparison:
                         if fits.any():
                             idx = np.nonzero(fits)[0]
                             src = get_source(source, header_known=True, signal_quality=True)
-                            scheme = SeparationScheme(src, code, self.make_channel(e),
+                            scheme = SeparationScheme(src, code, self.channel_at(e),
                                                       fallback=self.fallback)
                             g = _gen(cfg.seed, "budget", self.channel, source, kind, B, e)
                             res = scheme.run(self.images[torch.from_numpy(idx)], g,
@@ -724,7 +724,7 @@ class Comparison:
                            "failure_rate": [0.0] * len(rows)})
         checks = []
         for d in cfg.cliff_design_eps:
-            rate, rule = design_rate(self.make_channel(d))
+            rate, rule = design_rate(self.channel_at(d))
             q, how = cfg.cliff_quality, "given"
             if q is None:
                 t = self.necst_eval(self.main, d)["sse"]

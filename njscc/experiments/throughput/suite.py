@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from baselines import source as _source
+from njscc.experiments.base import EXPERIMENTS, Study
 from njscc.experiments.throughput.fused import FusedMLPDecoder, mlp_flops
 from njscc.experiments.throughput.report import speedups
 from njscc.experiments.throughput.separation import CppBpCode, SeparationReceiver
@@ -168,9 +169,10 @@ def stream_decode(decode: Callable[[Tensor], Tensor], n_images: int, m: int, *,
     }
 
 
+@EXPERIMENTS.register("throughput", aliases=("bench",))
 @dataclass
-class BenchConfig:
-    """Settings of :func:`run_suite` (``njscc bench`` flags)."""
+class BenchConfig(Study):
+    """Decode/encode throughput: NECST vs LDPC+JPEG receivers (``njscc bench``)."""
 
     quick: bool = False
     device: str = "cpu"
@@ -201,6 +203,22 @@ class BenchConfig:
                 "budget_s": 0.2}
         base.update({k: v for k, v in kw.items() if v is not None})
         return cls(**base)
+
+    def run(self, out: Any = None, log: Any = None) -> dict[str, dict[str, Any]]:
+        """:func:`run_suite` (one ``njscc.result/1`` per group)."""
+        return run_suite(self)
+
+    @classmethod
+    def plot(cls, results: Any, out: Any) -> list[Any]:
+        from njscc.experiments.throughput.report import plot_throughput
+
+        return [plot_throughput(out)]
+
+    @classmethod
+    def summary(cls, results: Any) -> str:
+        from njscc.experiments.throughput.report import format_table
+
+        return format_table(dict(results))
 
 
 def _load_model(cfg: BenchConfig, device: torch.device) -> tuple[nn.Module, str]:

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from torch import nn
 
 from njscc.models import register
-from njscc.models.necst.base import NecstCodec, check_positive_int, glorot_init
+from njscc.models.necst.base import NecstCodec
+from njscc.nn.mlp import glorot_init
+from njscc.validation import LIMITS, check_number, check_positive_int
 
 __all__ = ["NecstConv"]
 
@@ -57,10 +59,10 @@ class NecstConv(NecstCodec):
         if h != w or h < 8 or h != 4 * 2**stages:
             raise ValueError(f"data_shape must be (C, H, H) with H = 4·2^S ≥ 8 (32, 64, ...), "
                              f"got {list(self.data_shape)}")
-        base = check_positive_int("base_channels", base_channels)
-        cap = check_positive_int("max_channels", max_channels)
-        if not isinstance(negative_slope, (int, float)) or not 0 <= negative_slope < 1:
-            raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
+        base = check_positive_int(base_channels, "base_channels", max=LIMITS["hidden"])
+        cap = check_positive_int(max_channels, "max_channels", max=LIMITS["hidden"])
+        negative_slope = check_number(negative_slope, "negative_slope", min=0, max=1,
+                                      max_open=True)
         widths = [min(base * 2**i, cap) for i in range(stages)]
         act = nn.LeakyReLU(negative_slope)
 
@@ -80,6 +82,3 @@ class NecstConv(NecstCodec):
         self.decoder = nn.Sequential(*dec)
         glorot_init(self)
         self._add_scale(init_scale)
-        self._set_config("necst_conv", m=m, data_shape=self.data_shape, base_channels=base,
-                         max_channels=cap, likelihood=likelihood,
-                         negative_slope=float(negative_slope), init_scale=float(init_scale))

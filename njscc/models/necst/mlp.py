@@ -19,18 +19,11 @@ from collections.abc import Sequence
 from torch import nn
 
 from njscc.models import register
-from njscc.models.necst.base import NecstCodec, check_int_tuple, glorot_init
+from njscc.models.necst.base import NecstCodec
+from njscc.nn.mlp import glorot_init, mlp
+from njscc.validation import LIMITS, check_bool, check_int_tuple, check_number
 
 __all__ = ["NecstMLP"]
-
-
-def _mlp(sizes: Sequence[int], negative_slope: float, bias: bool) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-        layers.append(nn.Linear(a, b, bias=bias))
-        if i < len(sizes) - 2:
-            layers.append(nn.LeakyReLU(negative_slope))
-    return layers
 
 
 @register("necst_mlp")
@@ -64,18 +57,12 @@ class NecstMLP(NecstCodec):
         init_scale: float = 0.1,
     ) -> None:
         super().__init__(m, data_shape, likelihood)
-        enc = check_int_tuple("enc_hidden", enc_hidden, allow_empty=True)
-        dec = check_int_tuple("dec_hidden", dec_hidden, allow_empty=True)
-        if not isinstance(negative_slope, (int, float)) or not 0 <= negative_slope < 1:
-            raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
-        self.encoder = nn.Sequential(
-            nn.Flatten(), *_mlp((self.data_dim, *enc, self.m), negative_slope, bias))
-        self.decoder = nn.Sequential(*_mlp((self.m, *dec, self.data_dim), negative_slope, bias))
+        enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
+        dec = check_int_tuple(dec_hidden, "dec_hidden", allow_empty=True, max=LIMITS["hidden"])
+        slope = check_number(negative_slope, "negative_slope", min=0, max=1, max_open=True)
+        check_bool(bias, "bias")
+        act = {"activation": "leaky_relu", "negative_slope": slope, "bias": bias}
+        self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, self.m), **act))
+        self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim), **act))
         glorot_init(self)
         self._add_scale(init_scale)
-        self._set_config("necst_mlp", m=m, data_shape=self.data_shape, enc_hidden=enc,
-                         dec_hidden=dec, likelihood=likelihood,
-                         negative_slope=float(negative_slope), bias=bias,
-                         init_scale=float(init_scale))

@@ -1,7 +1,7 @@
 """Continuous-latent codecs: a diagonal-Gaussian encoder q(z|x) and a prior p(z).
 
-These follow the :class:`~njscc.codec.LatentCodec` method names with a *continuous* latent
-type (``latent = "gaussian"``; bit codecs have no ``latent`` attribute or ``"bits"``):
+They follow the :class:`~njscc.codec.LatentCodec` names with a ``real`` latent
+(:class:`~njscc.codec.LatentSpec` ``real(d)``), which no binary channel or bitstream carries:
 
 ==================  ========================================================================
 ``m``               latent dimensions d (not bits)
@@ -17,16 +17,9 @@ type (``latent = "gaussian"``; bit codecs have no ``latent`` attribute or ``"bit
 ``decompress(z)``   x̂ in data space, one decoder pass
 ==================  ========================================================================
 
-The ``channel`` argument of ``forward`` is accepted for interface compatibility and ignored:
-continuous latents are not sent over the binary channels of :mod:`channels` (a NECST codec is
-the bit-latent member of the family; see :mod:`njscc.objectives.rate_distortion`).
-
-Likelihoods p(x|z) (``log_prob``, per image, nats):
-
-* ``"bernoulli"``: −BCE(x, σ(θ)), for binarized MNIST;
-* ``"gaussian"``: N(x; σ(θ), s²) with one learned scale ``s = exp(decoder.log_scale)`` — a
-  normalised density, so rates and distortions are both in nats;
-* ``"sse"``: −Σ (x − σ(θ))², the NECST paper's squared error (an unnormalised Gaussian).
+``forward`` takes no channel (``channel`` must be ``None``): continuous latents are not sent
+over the binary channels of :mod:`channels`. Likelihoods: :mod:`njscc.nn.likelihoods`.
+Priors come from the :data:`njscc.priors.PRIORS` registry.
 """
 
 from __future__ import annotations
@@ -37,26 +30,23 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from njscc.codec import LatentCodec
-from njscc.models import register
-from njscc.models.necst.base import check_int_tuple, check_positive_int, jsonable
-from njscc.priors import PRIORS, Prior, diag_gaussian_log_prob, make_prior
+from njscc.codec import LatentCodec, LatentSpec, encoder_decoder_groups
+from njscc.nn.likelihoods import LIKELIHOODS
+from njscc.priors import PRIORS, Prior, diag_gaussian_log_prob
+from njscc.validation import (
+    LIMITS,
+    check_bool,
+    check_choice,
+    check_data_shape,
+    check_number,
+    check_positive_int,
+)
 
-__all__ = ["ACTIVATIONS", "LIKELIHOODS", "GaussianLatentCodec", "VAEMLP", "is_continuous",
-           "kl_standard_normal", "mlp"]
+__all__ = ["LOGVAR_RANGE", "GaussianLatentCodec", "kl_standard_normal"]
 
-LIKELIHOODS = ("bernoulli", "gaussian", "sse")
-ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "leaky_relu": nn.LeakyReLU,
-               "tanh": nn.Tanh, "elu": nn.ELU}
 #: log-variances are clamped to this range (exp(-12)..exp(8)) for numerical safety
 LOGVAR_RANGE = (-12.0, 8.0)
-
-
-def is_continuous(codec: Any) -> bool:
-    """True for the continuous-latent codecs of this module (``latent == "gaussian"``)."""
-    return getattr(codec, "latent", "bits") == "gaussian"
 
 
 def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
@@ -67,69 +57,51 @@ def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.square() + torch.expm1(logvar) - logvar).sum(-1)
 
 
-def mlp(sizes: Sequence[int], activation: str) -> list[nn.Module]:
-    """Linear layers with ``activation`` between them (none after the last)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    return layers
-
-
 class GaussianLatentCodec(LatentCodec):
     """Base of the continuous-latent codecs (VAE, VIB): see the module docstring.
 
     Subclasses build ``self.encoder`` (``[B, *data_shape]`` → ``[B, 2d]``) and
-    ``self.decoder`` (``[N, d]`` → ``[N, *out_shape]``), call :meth:`_setup` and set
-    ``config``. ``stochastic=False`` makes the encoder deterministic (z = mean; the
-    deterministic baseline of the VIB experiments); the rate is still reported.
+    ``self.decoder`` (``[N, d]`` → ``[N, *out_shape]``) and call :meth:`_setup`.
+    ``stochastic=False`` makes the encoder deterministic (z = mean; the deterministic baseline
+    of the VIB experiments); the rate is still reported.
     """
 
-    latent = "gaussian"
-    #: has a reconstruction decoder p(x|z) (VAE) / a classifier q(y|z) (VIB)
-    has_reconstruction = True
-    has_classifier = False
+    likelihoods: tuple[str, ...] = LIKELIHOODS
+    variational = True
 
     def __init__(self, m: int, data_shape: Sequence[int], likelihood: str, prior: str,
                  n_components: int, stochastic: bool = True) -> None:
         super().__init__()
-        self.m = check_positive_int("m", m)
-        self.data_shape = check_int_tuple("data_shape", data_shape, length=3)
+        self.m = check_positive_int(m, "m", max=LIMITS["latent_dims"])
+        self.data_shape = check_data_shape(data_shape)
         self.data_dim = math.prod(self.data_shape)
-        if likelihood not in self.likelihoods():
-            raise ValueError(f"likelihood must be one of {self.likelihoods()}, "
-                             f"got {likelihood!r}")
-        self.likelihood = likelihood
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-        check_positive_int("n_components", n_components)
-        if not isinstance(stochastic, bool):
-            raise TypeError(f"stochastic must be a bool, got {type(stochastic).__name__}")
-        self.stochastic = stochastic
-        self._prior_args = (prior, n_components)
-        self.config = {"name": type(self).__name__, "kwargs": {}}
+        self.likelihood = check_choice(likelihood, "likelihood", self.likelihoods)
+        self._prior_name = PRIORS.canonical(prior)
+        self._n_components = check_positive_int(n_components, "n_components",
+                                                max=LIMITS["hidden"])
+        self.stochastic = check_bool(stochastic, "stochastic")
 
-    @classmethod
-    def likelihoods(cls) -> tuple[str, ...]:
-        return LIKELIHOODS
+    @property
+    def latent(self) -> LatentSpec:
+        return LatentSpec.real(self.m)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return encoder_decoder_groups(self)
 
     def _setup(self, init_scale: float = 0.1) -> None:
-        """Build the prior (after the encoder exists) and the Gaussian scale parameter."""
-        name, n = self._prior_args
-        self.prior: Prior = make_prior(name, self.m, self.data_shape, n)
-        if name == "vamp":
-            self.prior.bind(self.posterior)  # type: ignore[attr-defined]
+        """Build and bind the prior (after the encoder exists) and the Gaussian scale."""
+        name = self._prior_name
+        options = {"n_components": self._n_components} if PRIORS.entry(name).accepts(
+            "n_components") else {}
+        self.prior: Prior = PRIORS.get(name, dim=self.m, **options)
+        self.prior.bind(self)
         if self.likelihood == "gaussian":
-            if not init_scale > 0:
-                raise ValueError(f"init_scale must be > 0, got {init_scale!r}")
-            self.decoder.log_scale = nn.Parameter(torch.tensor(math.log(init_scale)))
+            s = check_number(init_scale, "init_scale", min=0, min_open=True)
+            self.decoder.log_scale = nn.Parameter(torch.tensor(math.log(s)))
 
-    def _set_config(self, name: str, **kwargs: Any) -> None:
-        self.config = {"name": name,
-                       "kwargs": {k: jsonable(v, f"argument {k!r}") for k, v in kwargs.items()}}
+    @property
+    def log_scale(self) -> Tensor | None:
+        return self.decoder.log_scale if self.likelihood == "gaussian" else None
 
     # ------------------------------------------------------------------ encoder side
     def _check_x(self, x: Tensor) -> None:
@@ -187,7 +159,7 @@ class GaussianLatentCodec(LatentCodec):
 
     # ------------------------------------------------------------------ decoder side
     def decode(self, z: Tensor) -> Tensor:
-        """``z`` ``[..., d]`` → parameters of p(x|z) ``[..., *data_shape]``."""
+        """``z`` ``[..., d]`` → parameters of p(x|z) ``[..., *out_shape]``."""
         if z.shape[-1] != self.m:
             raise ValueError(f"z must have last dim d={self.m}, got shape {list(z.shape)}")
         lead = z.shape[:-1]
@@ -198,34 +170,24 @@ class GaussianLatentCodec(LatentCodec):
     def out_shape(self) -> tuple[int, ...]:
         return self.data_shape
 
-    def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
-        """log p(x|z) per image (nats, or −SSE): ``x`` ``[B, *D]``, ``params`` ``[..., B, *D]``
-        → ``[..., B]``."""
-        x = x.reshape(x.shape[0], *self.data_shape).expand_as(params)
-        if self.likelihood == "bernoulli":
-            nll = F.binary_cross_entropy_with_logits(params, x, reduction="none")
-            return -nll.flatten(-3).sum(-1)
-        diff = (x - torch.sigmoid(params)).square().flatten(-3).sum(-1)
-        if self.likelihood == "sse":
-            return -diff
-        log_s = self.decoder.log_scale
-        return (-0.5 * diff * torch.exp(-2 * log_s)
-                - self.data_dim * (log_s + 0.5 * math.log(2 * math.pi)))
-
     # ------------------------------------------------------------------ contract
     def forward(self, x: Tensor, channel: Any = None, n_samples: int = 1,
                 generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """Encode, draw K reparameterised latents, decode (``channel`` is ignored).
+        """Encode, draw K reparameterised latents, decode.
 
         Returns ``posterior`` ``[B, 2d]``, ``z`` ``[K, B, d]``, ``params`` ``[K, B, *D]``,
-        ``log_p``/``log_q``/``log_prior`` ``[K, B]`` and ``rate`` ``[B]`` (nats).
+        ``log_q``/``log_prior`` ``[K, B]``, ``rate`` ``[B]`` (nats) and, for reconstruction
+        codecs, ``log_p`` ``[K, B]``.
         """
+        if channel is not None:
+            raise ValueError(f"{type(self).__name__} has a real latent: it is not sent over a "
+                             f"binary channel (got channel {getattr(channel, 'name', channel)!r})")
         h = self.encode(x)
         z = self.sample_latent(h, n_samples, generator)
         params = self.decode(z)
         out = {"posterior": h, "z": z, "params": params, "log_q": self.log_q(z, h),
                "log_prior": self.log_prior(z), "rate": self.rate(h, z)}
-        if self.has_reconstruction:
+        if self.reconstructs:
             out["log_p"] = self.log_prob(x, params)
         return out
 
@@ -243,50 +205,3 @@ class GaussianLatentCodec(LatentCodec):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` draws z ~ p(z) decoded to x̂ (decoder means), ``[n, *out_shape]``."""
         return self.decompress(self.prior.sample(n, generator))
-
-
-@register("vae_mlp")
-class VAEMLP(GaussianLatentCodec):
-    """Fully connected VAE: diagonal-Gaussian encoder, prior p(z), likelihood p(x|z).
-
-    Architecture::
-
-        encoder  x [B, C, H, W] → flatten → enc_hidden (activation) → 2d (mean, log-variance)
-        decoder  z [N, d] → dec_hidden (activation) → C·H·W pixel parameters
-
-    Args:
-        m: latent dimensions d.
-        data_shape: ``(C, H, W)``.
-        enc_hidden, dec_hidden: hidden widths.
-        likelihood: ``"bernoulli"`` (binary data), ``"gaussian"`` (learned scale) or ``"sse"``.
-        prior: ``"normal"``, ``"mog"`` (learned mixture) or ``"vamp"`` (VampPrior).
-        n_components: mixture components / VampPrior pseudo-inputs.
-        activation: one of :data:`ACTIVATIONS`.
-        init_scale: initial std of the ``"gaussian"`` likelihood.
-        stochastic: False gives a deterministic autoencoder (z = mean).
-    """
-
-    def __init__(
-        self,
-        m: int = 32,
-        data_shape: Sequence[int] = (1, 28, 28),
-        enc_hidden: Sequence[int] = (256, 256),
-        dec_hidden: Sequence[int] = (256, 256),
-        likelihood: str = "bernoulli",
-        prior: str = "normal",
-        n_components: int = 10,
-        activation: str = "relu",
-        init_scale: float = 0.1,
-        stochastic: bool = True,
-    ) -> None:
-        super().__init__(m, data_shape, likelihood, prior, n_components, stochastic)
-        enc = check_int_tuple("enc_hidden", enc_hidden, allow_empty=True)
-        dec = check_int_tuple("dec_hidden", dec_hidden, allow_empty=True)
-        self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, 2 * self.m),
-                                                        activation))
-        self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim), activation))
-        self._setup(init_scale)
-        self._set_config("vae_mlp", m=m, data_shape=self.data_shape, enc_hidden=enc,
-                         dec_hidden=dec, likelihood=likelihood, prior=prior,
-                         n_components=n_components, activation=activation,
-                         init_scale=float(init_scale), stochastic=stochastic)

@@ -21,13 +21,14 @@ import torch
 from torch import Tensor, nn
 
 from njscc.models import register
-from njscc.models.necst.base import check_int_tuple, check_positive_int
-from njscc.models.vae.base import GaussianLatentCodec, mlp
+from njscc.models.vae.base import GaussianLatentCodec
+from njscc.nn.mlp import mlp
+from njscc.validation import LIMITS, check_int_tuple, check_positive_int
 
 __all__ = ["VIBMLP"]
 
 
-@register("vib_mlp")
+@register("vib_mlp", aliases=("vib",))
 class VIBMLP(GaussianLatentCodec):
     """VIB classifier: MLP Gaussian encoder, softmax-regression decoder q(y|z).
 
@@ -45,8 +46,9 @@ class VIBMLP(GaussianLatentCodec):
     ``[..., n_classes]``; ``log_prob(labels [B], logits [..., B, n_classes])`` → ``[..., B]``.
     """
 
-    has_reconstruction = False
-    has_classifier = True
+    reconstructs = False
+    classifies = True
+    likelihoods = ("categorical",)
 
     def __init__(
         self,
@@ -60,19 +62,12 @@ class VIBMLP(GaussianLatentCodec):
         stochastic: bool = True,
     ) -> None:
         super().__init__(m, data_shape, "categorical", prior, n_components, stochastic)
-        enc = check_int_tuple("enc_hidden", enc_hidden, allow_empty=True)
-        self.n_classes = check_positive_int("n_classes", n_classes)
+        enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
+        self.n_classes = check_positive_int(n_classes, "n_classes", max=LIMITS["hidden"])
         self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, 2 * self.m),
                                                         activation))
         self.decoder = nn.Linear(self.m, self.n_classes)
         self._setup()
-        self._set_config("vib_mlp", m=m, data_shape=self.data_shape, enc_hidden=enc,
-                         n_classes=n_classes, prior=prior, n_components=n_components,
-                         activation=activation, stochastic=stochastic)
-
-    @classmethod
-    def likelihoods(cls) -> tuple[str, ...]:
-        return ("categorical",)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
