@@ -16,6 +16,8 @@ install:
 	$(BIN)/python -m pip install -q --no-build-isolation pyldpc
 	# 3. the project with the FEC baselines and the dev tools
 	$(BIN)/python -m pip install -q -e ".[fec,dev]"
+	# 4. the plugin example (a model, an objective, a dataset through entry points; tested)
+	$(BIN)/python -m pip install -q --no-deps -e examples/plugin
 
 demo:
 	$(BIN)/njscc demo

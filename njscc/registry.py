@@ -9,7 +9,8 @@ each have one :class:`Registry`; they all behave the same::
     >>> model = MODELS.get("necst_mlp", m=100)
     >>> model.config                  # the name and *every* constructor argument, as JSON
     {'name': 'necst_mlp', 'kwargs': {'m': 100, 'data_shape': [1, 28, 28], ...}}
-    >>> MODELS.get(**model.config)    # rebuilds the same architecture
+    >>> cfg = model.config
+    >>> MODELS.get(cfg["name"], **cfg["kwargs"])   # rebuilds the same architecture
 
 ``register`` is a decorator (``@MODELS.register("tiny")``) or a call
 (``MODELS.register("tiny", TinyCodec)``); what it registers is a class or any callable that

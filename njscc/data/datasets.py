@@ -180,16 +180,14 @@ class TabularDataset(Dataset):
 
     @property
     def fields(self) -> frozenset[str]:
-        """Batch fields provided: ``x``, ``labels``, ``sensitive`` and one ``extra`` entry per
-        further protected attribute."""
-        return frozenset({"x", "labels", "sensitive",
-                          *(k for k in self.attributes if k != self.sensitive_name)})
+        """Batch fields provided: ``x``, ``labels``, ``sensitive`` (the chosen attribute) and
+        every protected attribute by name (``extra``, e.g. ``sex``, ``race``)."""
+        return frozenset({"x", "labels", "sensitive", *self.attributes})
 
     def batch(self) -> Batch:
         """The whole split as a :class:`~njscc.data.Batch` (``x`` = features, ``labels``,
-        ``sensitive``, the other attributes in ``extra``)."""
-        extra = {k: v for k, v in self.attributes.items() if k != self.sensitive_name}
-        return Batch(self.features, self.labels, self.sensitive, extra)
+        ``sensitive``, every attribute by name in ``extra``)."""
+        return Batch(self.features, self.labels, self.sensitive, dict(self.attributes))
 
     def __len__(self) -> int:
         return self.features.shape[0]

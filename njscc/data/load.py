@@ -347,7 +347,8 @@ def _load_kodak(split: str = "test", data_dir: str | os.PathLike[str] | None = N
 
 @dataset("adult", DatasetInfo("UCI Adult census income, tabular 32561 / 16281 (x, labels = "
                               "income, sensitive = sex or race)",
-                              fields=("x", "labels", "sensitive")))
+                              fields=("x", "labels", "sensitive", "sex", "race"),
+                              splits=SPLITS))
 def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
                 valid_size: int = 0, seed: int = 0, sensitive: str = "sex",
                 include_sensitive: bool = False) -> TabularDataset:
