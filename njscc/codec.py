@@ -31,8 +31,8 @@ from channels.base import ERASED, BinaryChannel
 from njscc.nn.likelihoods import log_likelihood, units
 from njscc.registry import Configurable
 
-__all__ = ["LATENT_KINDS", "LatentCodec", "LatentSpec", "Support", "decoder_input",
-           "encoder_decoder_groups", "sample_channel"]
+__all__ = ["LATENT_KINDS", "EncoderDecoderCodec", "LatentCodec", "LatentSpec", "Support",
+           "decoder_input", "encoder_decoder_groups", "sample_channel"]
 
 #: the kinds of latent a codec may declare
 LATENT_KINDS = ("bits", "real", "categorical", "hierarchical")
@@ -196,7 +196,7 @@ def encoder_decoder_groups(codec: nn.Module) -> dict[str, list[nn.Parameter]]:
     for codecs built from ``encoder`` and ``decoder`` submodules (NECST, VAE)."""
     enc = list(codec.encoder.parameters())
     seen = {id(p) for p in enc}
-    rest = [p for p in codec.decoder.parameters()]
+    rest = list(codec.decoder.parameters())
     seen |= {id(p) for p in rest}
     rest += [p for p in codec.parameters() if id(p) not in seen]
     return {"encoder": enc, "decoder": rest}
@@ -243,6 +243,12 @@ class LatentCodec(Configurable, nn.Module):
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Named parameter groups (default: one group, ``"model"``)."""
         return {"model": list(self.parameters())}
+
+    def _check_x(self, x: Tensor) -> None:
+        """``ValueError`` unless ``x`` is a batch of ``data_shape`` items (or flattened ones)."""
+        if x.dim() < 2 or math.prod(x.shape[1:]) != math.prod(self.data_shape):
+            raise ValueError(f"x must have shape [B, {', '.join(map(str, self.data_shape))}], "
+                             f"got {list(x.shape)}")
 
     def encode(self, x: Tensor) -> Tensor:
         """``x`` ``[B, *data_shape]`` in [0, 1] → encoder output (bit codecs: logits ``[B, m]``
@@ -297,3 +303,31 @@ class LatentCodec(Configurable, nn.Module):
     def decompress(self, y: Tensor) -> Tensor:
         """Received symbols ``[..., m]`` (uint8/float, erasures = −1) → x̂ ``[..., *D]``."""
         return self.reconstruct(self.decode(y))
+
+
+class EncoderDecoderCodec(LatentCodec):
+    """A codec built from ``self.encoder`` and ``self.decoder`` submodules (NECST, VAE, VIB).
+
+    Parameter groups ``encoder`` and ``decoder`` (one Adam each, as in the NECST reference;
+    the Trainer's L2 penalty goes to the encoder's weight matrices), and the ``"gaussian"``
+    likelihood's learned scale as ``decoder.log_scale`` (:meth:`_add_scale`).
+    """
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return encoder_decoder_groups(self)
+
+    def _add_scale(self, init_scale: float) -> None:
+        """Give the decoder a learned log-scale (``"gaussian"`` likelihood only)."""
+        if self.likelihood == "gaussian":
+            from njscc.validation import check_number
+
+            s = check_number(init_scale, "init_scale", min=0, min_open=True)
+            self.decoder.log_scale = nn.Parameter(torch.tensor(math.log(s)))
+
+    @property
+    def log_scale(self) -> Tensor | None:
+        return self.decoder.log_scale if self.likelihood == "gaussian" else None
+

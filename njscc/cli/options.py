@@ -35,7 +35,7 @@ from typing import Any
 
 __all__ = [
     "Deprecated", "add_channel", "add_checkpoint", "add_data", "add_device", "add_out",
-    "add_quiet", "add_seed", "add_seeds", "add_threads", "apply_common", "channel_spec",
+    "add_quiet", "add_run", "add_seed", "add_seeds", "add_threads", "apply_common", "channel_spec",
     "count", "explicit", "finite_float", "float_list", "int_list", "name_list", "nonneg_float",
     "nonneg_int", "parse_kv", "positive_float", "positive_int", "probability", "seed_value",
 ]
@@ -329,6 +329,24 @@ def add_channel(p: argparse.ArgumentParser, *, multiple: bool = False, default: 
         if old_train:
             p.add_argument(old_train, action=Deprecated, new="--train-eps", dest="train_eps",
                            type=kind)
+
+
+def add_run(p: argparse.ArgumentParser, *, out: str | None, out_help: str = "output folder",
+            seed_help: str = "seed of every random draw", seeds: bool = True,
+            device: bool = True, threads: bool = True, quiet: bool = True,
+            threads_default: int | None = None) -> None:
+    """The options every run shares: ``--out``, ``--seed`` (+ ``--seeds``), ``--device``,
+    ``--threads``, ``--quiet``."""
+    add_out(p, out, out_help)
+    add_seed(p, seed_help)
+    if seeds:
+        add_seeds(p)
+    if device:
+        add_device(p)
+    if threads:
+        add_threads(p, threads_default)
+    if quiet:
+        add_quiet(p)
 
 
 def add_data(p: argparse.ArgumentParser, *, default: str | None = None, help: str = ""  # noqa: A002

@@ -122,20 +122,11 @@ def gilbo(
             "train_loss_nats": sum(recent) / len(recent) if recent else math.nan}
 
 
-def codec_gilbo(
-    codec: Any,
-    *,
-    x_mode: str = "mean",
-    hidden: Sequence[int] = (256, 256),
-    steps: int = 2000,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    n_eval: int = 10000,
-    generator: torch.Generator | None = None,
-    progress: bool = False,
-) -> dict[str, Any]:
+def codec_gilbo(codec: Any, *, x_mode: str = "mean", hidden: Sequence[int] = (256, 256),
+                generator: torch.Generator | None = None, **fit: Any) -> dict[str, Any]:
     """GILBO of a trained codec's decoder (a VAE's, with its prior; or a NECST decoder with
-    z uniform on m bits). A fresh encoder is built (global RNG for its initial weights).
+    z uniform on m bits). A fresh encoder is built (global RNG for its initial weights);
+    ``fit`` are :func:`gilbo`'s ``steps``, ``batch_size``, ``lr``, ``n_eval``, ``progress``.
 
     Returns :func:`gilbo`'s dict plus ``latent`` (``"gaussian"``/``"bits"``), ``x_mode``,
     ``m`` and, for bit codecs, ``upper_bound_nats`` = m·ln 2 (never exceeded).
@@ -180,8 +171,7 @@ def codec_gilbo(
 
         enc = BernoulliEncoderNet(in_dim, m, hidden)
     enc = enc.to(dev, dtype)
-    out = gilbo(sample_pairs, log_prior, enc, steps=steps, batch_size=batch_size, lr=lr,
-                n_eval=n_eval, generator=generator, progress=progress)
+    out = gilbo(sample_pairs, log_prior, enc, generator=generator, **fit)
     out.update(latent="gaussian" if continuous else "bits", x_mode=x_mode, m=m,
                encoder_hidden=list(hidden))
     if not continuous:

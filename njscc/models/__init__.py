@@ -15,8 +15,6 @@ one ``@register`` — or, from another package, an entry point in the ``njscc.mo
 
 from __future__ import annotations
 
-from typing import Any
-
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
@@ -26,19 +24,12 @@ __all__ = ["MODELS", "VAEMLP", "VIBMLP", "NecstConv", "NecstMLP", "available", "
 MODELS: Registry[LatentCodec] = Registry("model", "njscc.models", base=LatentCodec)
 
 
-def register(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
-    """Class decorator: make a :class:`LatentCodec` subclass available as ``get(name)``."""
-    return MODELS.register(name, aliases=aliases)
-
-
-def available() -> list[str]:
-    """Registered model names (plugins included), sorted."""
-    return MODELS.available()
-
-
-def get(name: str, **kwargs: Any) -> LatentCodec:
-    """Build the model registered as ``name`` with ``kwargs`` (see :meth:`Registry.get`)."""
-    return MODELS.get(name, **kwargs)
+#: ``@register("name")``: make a :class:`LatentCodec` subclass available as ``get("name")``
+register = MODELS.register
+#: registered model names (plugins included), sorted
+available = MODELS.available
+#: ``get(name, **kwargs)``: build a registered model (see :meth:`Registry.get`)
+get = MODELS.get
 
 
 # Registered architectures (imported for their @register side effect).

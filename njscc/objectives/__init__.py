@@ -15,8 +15,6 @@ Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``
 
 from __future__ import annotations
 
-from typing import Any
-
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
 from njscc.objectives.gumbel import GumbelST
@@ -38,19 +36,12 @@ for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
     OBJECTIVES.register(_name, _cls)
 
 
-def register(name: str, *, aliases: tuple[str, ...] = ()) -> Any:
-    """Class decorator: make an :class:`Objective` subclass available as ``get(name)``."""
-    return OBJECTIVES.register(name, aliases=aliases)
-
-
-def available() -> list[str]:
-    """Registered objective names (plugins included), sorted."""
-    return OBJECTIVES.available()
-
-
-def get(name: str, **kwargs: Any) -> Objective:
-    """Build the objective registered as ``name`` (see :meth:`Registry.get`)."""
-    return OBJECTIVES.get(name, **kwargs)
+#: ``@register("name")``: make an :class:`Objective` subclass available as ``get("name")``
+register = OBJECTIVES.register
+#: registered objective names (plugins included), sorted
+available = OBJECTIVES.available
+#: ``get(name, **kwargs)``: build a registered objective (see :meth:`Registry.get`)
+get = OBJECTIVES.get
 
 
 def default_for(codec: LatentCodec) -> str:

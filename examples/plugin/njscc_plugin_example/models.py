@@ -8,13 +8,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from njscc.codec import LatentCodec, decoder_input, encoder_decoder_groups
+from njscc.codec import EncoderDecoderCodec, decoder_input
 
 __all__ = ["TinyNecst"]
 
 
-class TinyNecst(LatentCodec):
+class TinyNecst(EncoderDecoderCodec):
     """Linear NECST: ``x`` → ``m`` code-bit logits → (channel) → ``x̂`` logits.
+
+    An :class:`~njscc.codec.EncoderDecoderCodec`: parameter groups ``encoder``/``decoder``
+    (one Adam each, L2 on the encoder, like NECST); latent: ``m`` bits (the default).
 
     Args:
         m: code bits.
@@ -31,9 +34,6 @@ class TinyNecst(LatentCodec):
         d = math.prod(self.data_shape)
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, self.m))
         self.decoder = nn.Linear(self.m, d)
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return encoder_decoder_groups(self)  # one Adam each, L2 on the encoder, like NECST
 
     def encode(self, x: Tensor) -> Tensor:
         return self.encoder(x.reshape(x.shape[0], *self.data_shape))

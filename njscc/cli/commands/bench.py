@@ -10,18 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from njscc.cli.options import (
-    add_checkpoint,
-    add_device,
-    add_out,
-    add_seed,
-    add_threads,
-    int_list,
-    nonneg_int,
-    positive_float,
-    positive_int,
-    probability,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -31,24 +20,24 @@ HELP = "measure decode/encode throughput: NECST vs LDPC+JPEG (writes JSON + PNG)
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help="small sweep (< 60 s): batches 1,64,4096, one LDPC code, no compile")
-    add_device(p)
-    p.add_argument("--batches", type=int_list, default=None,
+    opt.add_device(p)
+    p.add_argument("--batches", type=opt.int_list, default=None,
                    help="NECST batch sizes, e.g. 1,16,256,4096 (default 1,4,…,65536; "
                         "quick: 1,64,4096)")
-    add_threads(p)
-    p.add_argument("--eps", type=probability, default=0.03, help="BSC crossover probability")
-    p.add_argument("--jpeg-quality", type=positive_int, default=50,
+    opt.add_threads(p)
+    p.add_argument("--eps", type=opt.probability, default=0.03, help="BSC crossover probability")
+    p.add_argument("--jpeg-quality", type=opt.positive_int, default=50,
                    help="JPEG quality of the baseline")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
-    p.add_argument("--stream", type=nonneg_int, default=0, metavar="N",
+    p.add_argument("--stream", type=opt.nonneg_int, default=0, metavar="N",
                    help="also stream-decode N images in chunks and record memory (e.g. 1000000)")
-    add_checkpoint(p, required=False, help="NECST checkpoint to time (default: an untrained "
-                   "necst_mlp, m=100; speed does not depend on the weights)")
-    p.add_argument("--budget", type=positive_float, default=None,
+    opt.add_checkpoint(p, required=False, help="NECST checkpoint to time (default: an untrained "
+                       "necst_mlp, m=100; speed does not depend on the weights)")
+    p.add_argument("--budget", type=opt.positive_float, default=None,
                    help="seconds per measurement (default 2; quick 0.2)")
-    add_out(p, "results/throughput", "folder for the JSON files and throughput.png")
+    opt.add_out(p, "results/throughput", "folder for the JSON files and throughput.png")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
-    add_seed(p, "seed of inputs and channel noise")
+    opt.add_seed(p, "seed of inputs and channel noise")
     p.add_argument("--note", default="",
                    help="free text stored in every results file (e.g. machine load)")
 

@@ -13,22 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import (
-    add_channel,
-    add_checkpoint,
-    add_data,
-    add_device,
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    float_list,
-    int_list,
-    name_list,
-    parse_kv,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -37,62 +22,58 @@ HELP = ("NECST vs separation (JPEG/WebP + 5G LDPC or an ideal code): fixed-budge
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_data(p, default="mnist", help="mnist or kodak (32x32 RGB patches)")
-    add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
-                old_channels=True, train_eps=0.1, eps_help="test channel parameters ε",
-                train_help="NECST training ε")
-    p.add_argument("--n-images", type=positive_int, default=None,
+    opt.add_data(p, default="mnist", help="mnist or kodak (32x32 RGB patches)")
+    opt.add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
+                    old_channels=True, train_eps=0.1, eps_help="test channel parameters ε",
+                    train_help="NECST training ε")
+    p.add_argument("--n-images", type=opt.positive_int, default=None,
                    help="test images (default: 1000 for mnist, 500 kodak patches)")
-    add_checkpoint(p, required=False, multiple=True,
-                   help="NECST run/checkpoint; its run info names the training channel. "
-                   "Default: the runs named {dataset}_m{m}_{channel}_{train-eps} in --runs")
+    opt.add_checkpoint(p, required=False, multiple=True,
+                       help="NECST run/checkpoint; its run info names the training channel. "
+                       "Default: the runs named {dataset}_m{m}_{channel}_{train-eps} in --runs")
     p.add_argument("--runs", default="runs/compare", help="folder of the NECST runs")
-    p.add_argument("--m", type=positive_int, default=None,
+    p.add_argument("--m", type=opt.positive_int, default=None,
                    help="code length of the reference NECST (default: 100 mnist, 200 kodak)")
     p.add_argument("--m-sweep", type=_ints_or_none, default=None,
                    help="further NECST code lengths for the distortion-vs-bits curve (default "
                    "mnist: 50,200,400; missing ones are skipped unless --train-missing)")
     p.add_argument("--train-missing", action="store_true",
                    help="train NECST models that are not in --runs (otherwise an error)")
-    p.add_argument("--epochs", type=positive_int, default=3, help="epochs for --train-missing")
-    p.add_argument("--train-size", type=positive_int, default=None,
+    p.add_argument("--epochs", type=opt.positive_int, default=3, help="epochs for --train-missing")
+    p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="--train-missing: only the first N training images (quick runs)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
                    help="model keyword for --train-missing, e.g. base_channels=16")
-    p.add_argument("--budgets", type=int_list, default=[],
+    p.add_argument("--budgets", type=opt.int_list, default=[],
                    help="fixed channel budgets (bits/image); default: --m and the largest NECST "
                    "m trained on the channel")
-    p.add_argument("--experiments", type=name_list, default=["budget", "bits", "cliff"],
+    p.add_argument("--experiments", type=opt.name_list, default=["budget", "bits", "cliff"],
                    help="which to run")
     p.add_argument("--decoder", default="cpp", choices=("cpp", "sionna"),
                    help="LDPC BP decoder: the ldpc package's C++ sum-product (fast) or Sionna's")
-    p.add_argument("--ldpc-k", type=positive_int, default=400,
+    p.add_argument("--ldpc-k", type=opt.positive_int, default=400,
                    help="LDPC information block length")
     p.add_argument("--rd-eps", type=float, default=0.1, help="ε of the distortion-vs-bits plot")
-    p.add_argument("--cliff-design-eps", type=float_list, default=[0.05],
+    p.add_argument("--cliff-design-eps", type=opt.float_list, default=[0.05],
                    help="ε the cliff schemes are built for")
-    p.add_argument("--cliff-eps", type=float_list, default=[0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2],
-                   help="cliff test ε")
-    p.add_argument("--cliff-quality", type=positive_int, default=None,
+    p.add_argument("--cliff-eps", type=opt.float_list,
+                   default=[0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2], help="cliff test ε")
+    p.add_argument("--cliff-quality", type=opt.positive_int, default=None,
                    help="JPEG quality of the cliff scheme (default: from the bits search)")
     p.add_argument("--check-eps", type=_floats_or_empty, default=[0.05, 0.1],
                    help="cliff points re-decoded with Sionna to check the C++ decoder ('' none)")
-    add_out(p, "results/compare")
-    add_seed(p, "seed of every channel draw")
-    add_seeds(p)
-    add_threads(p, default=1)
-    add_device(p)
+    opt.add_run(p, out="results/compare", seed_help="seed of every channel draw",
+                threads_default=1)
     p.add_argument("--plots-only", action="store_true",
                    help="only redraw the PNGs and summary.md from the JSON files in --out")
-    add_quiet(p)
 
 
 def _ints_or_none(text: str) -> list[int]:
-    return int_list(text) if text.strip() else []
+    return opt.int_list(text) if text.strip() else []
 
 
 def _floats_or_empty(text: str) -> list[float]:
-    return float_list(text) if text.strip() else []
+    return opt.float_list(text) if text.strip() else []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
               "runs_dir": args.runs, "m": args.m, "m_sweep": args.m_sweep,
               "train_eps": args.train_eps, "train_missing": args.train_missing,
               "epochs": args.epochs, "train_size": args.train_size,
-              "model_args": parse_kv(args.model_arg, "--model-arg"),
+              "model_args": opt.parse_kv(args.model_arg, "--model-arg"),
               "budgets": list(args.budgets), "experiments": list(args.experiments),
               "decoder": args.decoder, "ldpc_k": args.ldpc_k, "rd_eps": args.rd_eps,
               "cliff_design_eps": list(args.cliff_design_eps),

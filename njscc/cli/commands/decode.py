@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import add_checkpoint, add_device, positive_int
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -16,10 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="out.png (one image, or a grid when N > 1) or out.npz (all images, "
                    "'images' float32 [N, C, H, W] in [0, 1])")
-    add_checkpoint(p, old=("--model",), help="the model that encoded the stream")
-    p.add_argument("--batch-size", type=positive_int, default=4096,
+    opt.add_checkpoint(p, old=("--model",), help="the model that encoded the stream")
+    p.add_argument("--batch-size", type=opt.positive_int, default=4096,
                    help="codewords per forward pass")
-    add_device(p)
+    opt.add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:

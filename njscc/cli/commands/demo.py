@@ -5,17 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import (
-    add_channel,
-    add_device,
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    positive_float,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -23,23 +13,18 @@ HELP = "train a small NECST on bundled MNIST digits (~1 min, CPU), evaluate over
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_out(p, "runs/demo")
-    p.add_argument("--epochs", type=positive_int, default=15,
+    p.add_argument("--epochs", type=opt.positive_int, default=15,
                    help="training epochs (120 steps each)")
-    p.add_argument("--max-seconds", type=positive_float, default=55.0,
+    p.add_argument("--max-seconds", type=opt.positive_float, default=55.0,
                    help="training time budget (stops after the step that passes it)")
-    p.add_argument("--max-steps", type=positive_int, default=None,
-                   help="train exactly this many steps (with a large --max-seconds: a run that "
-                   "reproduces to the digit on any machine)")
-    p.add_argument("--m", type=positive_int, default=100, help="code length in bits")
-    add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.2", old_channels=True,
-                train_eps=0.1, eps_help="test channel parameters",
-                train_help="BSC flip probability in training")
-    add_seed(p, "seed for everything")
-    add_seeds(p)
-    add_threads(p)
-    add_device(p)
-    add_quiet(p)
+    p.add_argument("--max-steps", type=opt.positive_int, default=None,
+                   help="train exactly this many steps (with a large --max-seconds: a run "
+                   "that does not depend on the machine's speed)")
+    p.add_argument("--m", type=opt.positive_int, default=100, help="code length in bits")
+    opt.add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.2",
+                    old_channels=True, train_eps=0.1, eps_help="test channel parameters",
+                    train_help="BSC flip probability in training")
+    opt.add_run(p, out="runs/demo", seed_help="seed for everything")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,18 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import (
-    add_channel,
-    add_checkpoint,
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    int_list,
-    positive_float,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -28,26 +17,22 @@ HELP = "train a classifier on received NECST codes, accuracy vs channel noise (J
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, multiple=True, help="NECST run/checkpoint directory")
+    opt.add_checkpoint(p, multiple=True, help="NECST run/checkpoint directory")
     p.add_argument("--data-dir", default=None, help="folder with mnist/ (not for 'embedded')")
     p.add_argument("--dataset", default="mnist", choices=("mnist", "embedded"),
                    help="labelled digits to classify")
-    add_channel(p, default="bsc", eps="0,0.05,0.1,0.15,0.2,0.3", eps_list=True, train_eps="0,0.1",
-                old_train="--probe-eps", eps_help="test channel parameters",
-                train_help="channel parameters the probe is trained at (one probe each)")
-    p.add_argument("--hidden", type=int_list, default=[], help="probe hidden widths, e.g. 256 "
+    opt.add_channel(p, default="bsc", eps="0,0.05,0.1,0.15,0.2,0.3", eps_list=True,
+                    train_eps="0,0.1", old_train="--probe-eps", eps_help="test channel parameters",
+                    train_help="channel parameters the probe is trained at (one probe each)")
+    p.add_argument("--hidden", type=opt.int_list, default=[], help="probe hidden widths, e.g. 256 "
                    "(default: softmax regression)")
-    p.add_argument("--epochs", type=positive_int, default=10, help="probe training epochs")
-    p.add_argument("--lr", type=positive_float, default=1e-2, help="probe Adam learning rate")
-    p.add_argument("--draws", type=positive_int, default=3, help="channel draws per test image")
-    p.add_argument("--train-size", type=positive_int, default=None,
+    p.add_argument("--epochs", type=opt.positive_int, default=10, help="probe training epochs")
+    p.add_argument("--lr", type=opt.positive_float, default=1e-2, help="probe Adam learning rate")
+    p.add_argument("--draws", type=opt.positive_int, default=3, help="channel draws per test image")
+    p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="first N training images")
-    p.add_argument("--test-size", type=positive_int, default=None, help="first N test images")
-    add_out(p, "runs/downstream", "results folder")
-    add_seed(p)
-    add_seeds(p)
-    add_threads(p)
-    add_quiet(p)
+    p.add_argument("--test-size", type=opt.positive_int, default=None, help="first N test images")
+    opt.add_run(p, out="runs/downstream", out_help="results folder", device=False)
 
 
 def run(args: argparse.Namespace) -> int:

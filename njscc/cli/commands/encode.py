@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import add_checkpoint, add_device, positive_int
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -15,11 +15,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a .png/.jpg image of the model's size, an .npz with an "
                    "'images' array, or a directory of them")
     p.add_argument("-o", "--output", required=True, help="bitstream file to write (e.g. x.njs)")
-    add_checkpoint(p, old=("--model",), help="the model to encode with (a run directory, "
-                   "checkpoint directory or model.safetensors)")
-    p.add_argument("--batch-size", type=positive_int, default=4096,
+    opt.add_checkpoint(p, old=("--model",), help="the model to encode with (a run directory, "
+                       "checkpoint directory or model.safetensors)")
+    p.add_argument("--batch-size", type=opt.positive_int, default=4096,
                    help="images per forward pass")
-    add_device(p)
+    opt.add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,20 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from njscc.cli.options import (
-    add_channel,
-    add_checkpoint,
-    add_data,
-    add_device,
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    explicit,
-    nonneg_int,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -36,28 +23,24 @@ HELP = "evaluate a trained model: distortion vs channel noise (NECST) or R/D/ELB
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p)
-    add_data(p, help="test set (default: the one the run trained on); a name, idx:DIR or "
-             "images:DIR")
-    add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
-                old_channels=True)
-    p.add_argument("--draws", type=positive_int, default=1, help="channel draws per test image")
+    opt.add_checkpoint(p)
+    opt.add_data(p, help="test set (default: the one the run trained on); a name, idx:DIR or "
+                 "images:DIR")
+    opt.add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
+                    old_channels=True)
+    p.add_argument("--draws", type=opt.positive_int, default=1, help="channel draws per test image")
     p.add_argument("--code", default="hard", choices=("hard", "sample"),
                    help="hard: most probable code (deployed encoder); sample: code drawn from "
                    "q(y|x) per draw (the official NECST test protocol)")
-    p.add_argument("--n-images", type=positive_int, default=8,
+    p.add_argument("--n-images", type=opt.positive_int, default=8,
                    help="images in the reconstruction grid")
-    p.add_argument("--iwae-k", type=nonneg_int, default=100,
+    p.add_argument("--iwae-k", type=opt.nonneg_int, default=100,
                    help="VAE checkpoints: IWAE samples K (0: skip)")
-    p.add_argument("--iwae-images", type=positive_int, default=None,
+    p.add_argument("--iwae-images", type=opt.positive_int, default=None,
                    help="VAE checkpoints: IWAE on N test images, a seeded random subset "
                    "(default: all)")
-    add_out(p, None, "output folder (default <checkpoint run>/eval)")
-    add_seed(p, "seed of the channel noise (and the IWAE samples)")
-    add_seeds(p)
-    add_device(p)
-    add_threads(p)
-    add_quiet(p)
+    opt.add_run(p, out=None, out_help="output folder (default <checkpoint run>/eval)",
+                seed_help="seed of the channel noise (and the IWAE samples)")
 
 
 def _default_out(checkpoint: str, ck_path: Path) -> Path:
@@ -123,7 +106,7 @@ def evaluate_one(args: argparse.Namespace, checkpoint: str, out: Path, seed: int
         return results
     if model.variational and model.reconstructs:
         given = [f for f, d in (("--channel", "channel"), ("--eps", "eps"), ("--draws", "draws"),
-                                ("--code", "code")) if explicit(args, d)]
+                                ("--code", "code")) if opt.explicit(args, d)]
         if given:
             raise ValueError(f"{', '.join(given)}: {name} has a {model.latent} latent, which is "
                              "not sent over a channel")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import add_out, add_quiet, add_seed, add_seeds, add_threads, explicit
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -24,11 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="registered experiment (njscc list experiments)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", dest="fields",
                    help="a field of the study, e.g. epochs=3 or betas=[0.5,1] (repeatable)")
-    add_out(p, None, "results folder (default runs/experiments/<name>)")
-    add_seed(p)
-    add_seeds(p)
-    add_threads(p)
-    add_quiet(p)
+    opt.add_run(p, out=None, out_help="results folder (default runs/experiments/<name>)",
+                device=False)
     p.add_argument("--plots-only", action="store_true",
                    help="only redraw the plots from the results JSON files in --out")
 
@@ -53,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--set: experiment {entry.name!r} has no field(s) {', '.join(unknown)}; "
                          f"its fields: {', '.join(sorted(names))}")
-    if "seed" in names and explicit(args, "seed"):
+    if "seed" in names and opt.explicit(args, "seed"):
         fields["seed"] = args.seed
     if "quiet" in names and args.quiet:
         fields["quiet"] = True

@@ -14,17 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import (
-    add_checkpoint,
-    add_device,
-    add_out,
-    add_seed,
-    add_threads,
-    int_list,
-    nonneg_int,
-    positive_float,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -32,19 +22,18 @@ HELP = "GILBO of a checkpoint's decoder (VAE or NECST): lower bound on I(X;Z), n
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p)
+    opt.add_checkpoint(p)
     p.add_argument("--x-mode", default="mean", choices=("mean", "sample"),
                    help="generator output: decoder mean, or x ~ p(x|z) (Bernoulli decoders)")
-    p.add_argument("--steps", type=nonneg_int, default=2000, help="encoder training steps")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="fresh samples per step")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="encoder Adam learning rate")
-    p.add_argument("--hidden", type=int_list, default=[256, 256], help="encoder hidden widths")
-    p.add_argument("--n-eval", type=positive_int, default=10000,
+    p.add_argument("--steps", type=opt.nonneg_int, default=2000, help="encoder training steps")
+    p.add_argument("--batch-size", type=opt.positive_int, default=256,
+                   help="fresh samples per step")
+    p.add_argument("--lr", type=opt.positive_float, default=1e-3, help="encoder Adam learning rate")
+    p.add_argument("--hidden", type=opt.int_list, default=[256, 256], help="encoder hidden widths")
+    p.add_argument("--n-eval", type=opt.positive_int, default=10000,
                    help="fresh samples for the estimate (>= 2)")
-    add_out(p, None, "results folder for gilbo.json (default: print only)")
-    add_seed(p)
-    add_threads(p)
-    add_device(p)
+    opt.add_run(p, out=None, out_help="results folder for gilbo.json (default: print only)",
+                seeds=False, quiet=False)
 
 
 def run(args: argparse.Namespace) -> int:

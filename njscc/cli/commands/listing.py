@@ -11,7 +11,7 @@ __all__ = ["HELP", "REGISTRIES", "add_arguments", "run"]
 HELP = "list the registered models, objectives, datasets, experiments, ... (plugins included)"
 
 REGISTRIES = ("models", "objectives", "priors", "channels", "codes", "sources", "datasets",
-              "experiments")
+              "experiments")  # the order of the listing
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,30 +19,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"which registries (default all): {', '.join(REGISTRIES)}")
 
 
+#: registry name → (module, attribute)
+_WHERE = {"models": ("njscc.models", "MODELS"), "objectives": ("njscc.objectives", "OBJECTIVES"),
+          "priors": ("njscc.priors", "PRIORS"), "channels": ("channels", "CHANNELS"),
+          "codes": ("baselines.codes", "CODES"), "sources": ("baselines.source", "SOURCES"),
+          "datasets": ("njscc.data", "DATASETS"),
+          "experiments": ("njscc.experiments", "EXPERIMENTS")}
+
+
 def _registry(name: str) -> Any:
-    if name == "models":
-        from njscc.models import MODELS
-        return MODELS
-    if name == "objectives":
-        from njscc.objectives import OBJECTIVES
-        return OBJECTIVES
-    if name == "priors":
-        from njscc.priors import PRIORS
-        return PRIORS
-    if name == "channels":
-        from channels import CHANNELS
-        return CHANNELS
-    if name == "codes":
-        from baselines.codes import CODES
-        return CODES
-    if name == "sources":
-        from baselines.source import SOURCES
-        return SOURCES
-    if name == "datasets":
-        from njscc.data import DATASETS
-        return DATASETS
-    from njscc.experiments import EXPERIMENTS
-    return EXPERIMENTS
+    import importlib
+
+    module, attr = _WHERE[name]
+    return getattr(importlib.import_module(module), attr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,19 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import (
-    add_checkpoint,
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    float_list,
-    int_list,
-    nonneg_int,
-    positive_float,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -32,35 +20,31 @@ HELP = "β-VAE sweep on binarized MNIST: R–D plane, IWAE, GILBO, NECST placed 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="folder with binarized_mnist/")
-    p.add_argument("--betas", type=float_list, default=[0.1, 0.25, 0.5, 1, 2, 4, 10],
+    p.add_argument("--betas", type=opt.float_list, default=[0.1, 0.25, 0.5, 1, 2, 4, 10],
                    help="comma-separated β values")
-    p.add_argument("--m", type=positive_int, default=32, help="latent dimensions")
-    p.add_argument("--hidden", type=int_list, default=[256, 256],
+    p.add_argument("--m", type=opt.positive_int, default=32, help="latent dimensions")
+    p.add_argument("--hidden", type=opt.int_list, default=[256, 256],
                    help="hidden widths of encoder and decoder")
     p.add_argument("--prior", default="normal", help="a registered prior: normal, mog or vamp")
-    p.add_argument("--epochs", type=positive_int, default=5, help="epochs per model")
-    p.add_argument("--batch-size", type=positive_int, default=100)
-    p.add_argument("--lr", type=positive_float, default=1e-3)
-    p.add_argument("--train-size", type=positive_int, default=None,
+    p.add_argument("--epochs", type=opt.positive_int, default=5, help="epochs per model")
+    p.add_argument("--batch-size", type=opt.positive_int, default=100)
+    p.add_argument("--lr", type=opt.positive_float, default=1e-3)
+    p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="first N training images")
-    p.add_argument("--iwae-k", type=nonneg_int, default=100, help="IWAE samples K (0: skip)")
-    p.add_argument("--iwae-images", type=positive_int, default=2000,
+    p.add_argument("--iwae-k", type=opt.nonneg_int, default=100, help="IWAE samples K (0: skip)")
+    p.add_argument("--iwae-images", type=opt.positive_int, default=2000,
                    help="test images (seeded random subset) for the IWAE bound; R and D use "
                    "the whole test set")
-    p.add_argument("--gilbo-steps", type=nonneg_int, default=1000,
+    p.add_argument("--gilbo-steps", type=opt.nonneg_int, default=1000,
                    help="training steps of the GILBO encoder per model (0: skip)")
     p.add_argument("--gilbo-x-mode", default="mean", choices=("mean", "sample"),
                    help="generator output for the GILBO: decoder mean or a Bernoulli sample")
-    add_checkpoint(p, required=False, multiple=True, old=("--necst",),
-                   help="NECST run/checkpoint to place on the plane")
-    p.add_argument("--necst-samples", type=positive_int, default=10,
+    opt.add_checkpoint(p, required=False, multiple=True, old=("--necst",),
+                       help="NECST run/checkpoint to place on the plane")
+    p.add_argument("--necst-samples", type=opt.positive_int, default=10,
                    help="channel-marginal samples per image for NECST's distortion")
     p.add_argument("--runs-dir", default="runs/rd", help="where the β-VAE runs are kept")
-    add_out(p, "results/rd", "results folder")
-    add_seed(p)
-    add_seeds(p)
-    add_threads(p)
-    add_quiet(p)
+    opt.add_run(p, out="results/rd", out_help="results folder", device=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from njscc.cli.options import add_channel, add_device, add_seed, count, positive_float
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "capacity_label", "parse_sweep", "plot_sweep", "run"]
 
@@ -31,9 +31,9 @@ _MAX_SWEEP_POINTS = 1000
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("channel")
-    add_channel(g, default="bsc", eps="", old_param=True,
-                eps_help="channel parameter: eps for bsc/bec/z, Es/N0 [dB] for awgn, mean error "
-                "rate for ge (or --channel NAME:PARAM)")
+    opt.add_channel(g, default="bsc", eps="", old_param=True,
+                    eps_help="channel parameter: eps for bsc/bec/z, Es/N0 [dB] for awgn, mean "
+                    "error rate for ge (or --channel NAME:PARAM)")
     g.add_argument("--channel-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="extra channel keyword, repeatable (e.g. output=soft for awgn; p_bg=0.2, "
                         "eps_good=0, eps_bad=0.5 for ge)")
@@ -41,11 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sweep the parameter (stop included when it lies on the grid); writes "
                         "JSON + PNG to --out; negative start: --sweep=-2:6:1")
     s = p.add_argument_group("simulation")
-    s.add_argument("--bits", type=count, default=10_000_000,
+    s.add_argument("--bits", type=opt.count, default=10_000_000,
                    help="bits per parameter value")
-    s.add_argument("--batch", type=count, default=1_000_000, help="bits per chunk")
-    add_seed(s)
-    add_device(s)
+    s.add_argument("--batch", type=opt.count, default=1_000_000, help="bits per chunk")
+    opt.add_seed(s)
+    opt.add_device(s)
     s.add_argument("--json", default=None, metavar="PATH",
                    help="write the single-parameter result (njscc.result/1) here")
     s.add_argument("--out", default="runs/simulate", metavar="DIR",
@@ -53,11 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("code mode (separation baselines)")
     c.add_argument("--code", default=None, metavar="NAME",
                    help="simulate a channel code over the channel (needs baselines.simulate)")
-    c.add_argument("--rate", type=positive_float, default=None, help="code rate k/n")
-    c.add_argument("--k", type=count, default=None, help="information bits per codeword")
-    c.add_argument("--max-bits", type=count, default=None,
+    c.add_argument("--rate", type=opt.positive_float, default=None, help="code rate k/n")
+    c.add_argument("--k", type=opt.count, default=None, help="information bits per codeword")
+    c.add_argument("--max-bits", type=opt.count, default=None,
                    help="stop after this many information bits")
-    c.add_argument("--min-errors", type=count, default=None,
+    c.add_argument("--min-errors", type=opt.count, default=None,
                    help="stop after this many bit errors")
 
 

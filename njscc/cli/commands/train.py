@@ -20,23 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from njscc.cli.options import (
-    add_channel,
-    add_data,
-    add_device,
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    explicit,
-    finite_float,
-    nonneg_float,
-    nonneg_int,
-    parse_kv,
-    positive_float,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "PRESETS", "add_arguments", "build_and_train", "run"]
 
@@ -53,16 +37,16 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    add_data(g)
+    opt.add_data(g)
     g.add_argument("--preset", default=None, metavar="NAME",
                    help=f"recipe of defaults (dataset + likelihood): {', '.join(PRESETS)}")
-    g.add_argument("--train-size", type=positive_int, default=None,
+    g.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="use only the first N training examples (quick runs)")
-    g.add_argument("--test-size", type=positive_int, default=None,
+    g.add_argument("--test-size", type=opt.positive_int, default=None,
                    help="use only the first N test examples for the per-epoch test distortion")
     m = p.add_argument_group("model and objective")
     m.add_argument("--model", default="necst_mlp", help="registered model (njscc list models)")
-    m.add_argument("--m", "--bits", type=positive_int, default=None, dest="m",
+    m.add_argument("--m", "--bits", type=opt.positive_int, default=None, dest="m",
                    help="latent size: code bits (NECST) or dimensions (VAE); default: the "
                    "model's. Under torchrun spell it --bits (torchrun rejects --m)")
     m.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
@@ -71,39 +55,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="registered objective (default: the one for the model's latent)")
     m.add_argument("--objective-arg", action="append", default=[], metavar="KEY=JSON",
                    help='objective keyword argument, e.g. bound="upper" (repeatable)')
-    m.add_argument("--K", type=positive_int, default=None, dest="K",
+    m.add_argument("--K", type=opt.positive_int, default=None, dest="K",
                    help="samples per input (the objective's n_samples; VIMCO default 5)")
-    m.add_argument("--beta", type=nonneg_float, default=None,
+    m.add_argument("--beta", type=opt.nonneg_float, default=None,
                    help="rate weight β of the objective (beta_vae: D + β·R; vib: CE + β·R)")
     c = p.add_argument_group("channel (latents that cross one)")
-    add_channel(c, default="bsc", train_eps=0.1, train_help="training channel parameter")
-    c.add_argument("--test-eps", type=finite_float, default=None,
+    opt.add_channel(c, default="bsc", train_eps=0.1, train_help="training channel parameter")
+    c.add_argument("--test-eps", type=opt.finite_float, default=None,
                    help="channel parameter of the per-epoch test distortion (default: "
                    "--train-eps)")
     p.set_defaults(_channel_param="train_eps")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=positive_int, default=10,
+    t.add_argument("--epochs", type=opt.positive_int, default=10,
                    help="total epochs (also when resuming)")
-    t.add_argument("--batch-size", type=positive_int, default=100, help="global batch size")
-    t.add_argument("--lr", type=positive_float, default=1e-3,
+    t.add_argument("--batch-size", type=opt.positive_int, default=100, help="global batch size")
+    t.add_argument("--lr", type=opt.positive_float, default=1e-3,
                    help="Adam learning rate (all optimisers)")
-    t.add_argument("--l2", type=nonneg_float, default=None,
+    t.add_argument("--l2", type=opt.nonneg_float, default=None,
                    help="L2 weight on the encoder's weight matrices (default 1e-4 for models "
                    "with an encoder group)")
-    t.add_argument("--test-every", type=nonneg_int, default=1,
+    t.add_argument("--test-every", type=opt.nonneg_int, default=1,
                    help="evaluate test distortion every N epochs (0: never)")
-    t.add_argument("--max-minutes", type=positive_float, default=None,
+    t.add_argument("--max-minutes", type=opt.positive_float, default=None,
                    help="stop (resumable) once this much training time has passed")
-    t.add_argument("--max-steps", type=positive_int, default=None,
+    t.add_argument("--max-steps", type=opt.positive_int, default=None,
                    help="stop (resumable) after this many optimisation steps in all")
     t.add_argument("--resume", action="store_true",
                    help="continue from the last good checkpoint in --out")
-    add_out(p, None, "run directory (default runs/<dataset>_<model>_<objective>...)")
-    add_seed(p, "seed for initialisation, shuffling and sampling")
-    add_seeds(p)
-    add_device(p)
-    add_threads(p)
-    add_quiet(p)
+    opt.add_run(p, out=None, out_help="run directory (default runs/<dataset>_<model>_<objective>)",
+                seed_help="seed for initialisation, shuffling and sampling")
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -127,7 +107,7 @@ def _recipe(args: argparse.Namespace) -> dict[str, Any]:
 
 def _model_kwargs(args: argparse.Namespace, entry: Any, recipe: dict[str, Any],
                   data_shape: list[int]) -> dict[str, Any]:
-    kwargs = parse_kv(args.model_arg, "--model-arg")
+    kwargs = opt.parse_kv(args.model_arg, "--model-arg")
     if args.m is not None:
         if not entry.accepts("m"):
             raise ValueError(f"--m: model {entry.name!r} has no argument 'm'")
@@ -151,7 +131,7 @@ def _model_kwargs(args: argparse.Namespace, entry: Any, recipe: dict[str, Any],
 
 
 def _objective_kwargs(args: argparse.Namespace, entry: Any) -> dict[str, Any]:
-    kwargs = parse_kv(args.objective_arg, "--objective-arg")
+    kwargs = opt.parse_kv(args.objective_arg, "--objective-arg")
     for flag, key, value in (("--K", "n_samples", args.K), ("--beta", "beta", args.beta)):
         if value is None:
             continue
@@ -220,7 +200,7 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         objective.check(model, info.fields)  # codec support and data fields, one line each
 
         channel_flags = [f for f, d in (("--channel", "channel"), ("--train-eps", "train_eps"),
-                                        ("--test-eps", "test_eps")) if explicit(args, d)]
+                                        ("--test-eps", "test_eps")) if opt.explicit(args, d)]
         uses_channel = model.latent.sendable and objective.uses_channel
         if uses_channel:
             test_eps = args.train_eps if args.test_eps is None else args.test_eps

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from njscc.cli.options import add_channel, seed_value
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run", "transmit_stream"]
 
@@ -21,10 +21,10 @@ HELP = "simulate a noisy channel on a bitstream (flips / erasures), write the re
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="bitstream file (.njs)")
     p.add_argument("-o", "--output", required=True, help="received bitstream to write")
-    add_channel(p, default="bsc", eps="", old_param=True,
-                eps_help="channel parameter (crossover/erasure probability, or Es/N0 in dB); "
-                "or give it as --channel NAME:PARAM")
-    p.add_argument("--seed", type=seed_value, default=None,
+    opt.add_channel(p, default="bsc", eps="", old_param=True,
+                    eps_help="channel parameter (crossover/erasure probability, or Es/N0 in dB); "
+                    "or give it as --channel NAME:PARAM")
+    p.add_argument("--seed", type=opt.seed_value, default=None,
                    help="seed of the channel's torch.Generator (default: a random seed, printed)")
 
 

@@ -12,17 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from njscc.cli.options import (
-    add_out,
-    add_quiet,
-    add_seed,
-    add_seeds,
-    add_threads,
-    float_list,
-    int_list,
-    positive_float,
-    positive_int,
-)
+from njscc.cli import options as opt
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -33,33 +23,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="folder with mnist/ (and kodak/ for OOD)")
     p.add_argument("--dataset", default="mnist", choices=("mnist", "embedded"),
                    help="training/test digits ('embedded' needs no data dir)")
-    p.add_argument("--betas", type=float_list, default=[1e-3], help="comma-separated β values")
-    p.add_argument("--m", type=positive_int, default=256, help="bottleneck size K")
-    p.add_argument("--hidden", type=int_list, default=[1024, 1024],
+    p.add_argument("--betas", type=opt.float_list, default=[1e-3], help="comma-separated β values")
+    p.add_argument("--m", type=opt.positive_int, default=256, help="bottleneck size K")
+    p.add_argument("--hidden", type=opt.int_list, default=[1024, 1024],
                    help="encoder hidden widths")
-    p.add_argument("--epochs", type=positive_int, default=1, help="epochs per model")
-    p.add_argument("--batch-size", type=positive_int, default=100)
-    p.add_argument("--lr", type=positive_float, default=1e-3)
-    p.add_argument("--train-samples", type=positive_int, default=1,
+    p.add_argument("--epochs", type=opt.positive_int, default=1, help="epochs per model")
+    p.add_argument("--batch-size", type=opt.positive_int, default=100)
+    p.add_argument("--lr", type=opt.positive_float, default=1e-3)
+    p.add_argument("--train-samples", type=opt.positive_int, default=1,
                    help="posterior samples per input in training")
-    p.add_argument("--test-samples", type=positive_int, default=12,
+    p.add_argument("--test-samples", type=opt.positive_int, default=12,
                    help="posterior samples averaged at test time (paper: 12)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the deterministic baseline (same MLP, β = 0)")
     p.add_argument("--ood", default="kodak,shuffled,noise",
                    help="OOD sets among kodak, shuffled, noise ('none' to skip)")
-    p.add_argument("--n-ood", type=positive_int, default=2000, help="images per OOD set")
-    p.add_argument("--train-size", type=positive_int, default=None,
+    p.add_argument("--n-ood", type=opt.positive_int, default=2000, help="images per OOD set")
+    p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="first N training images")
-    p.add_argument("--test-size", type=positive_int, default=None, help="first N test images")
-    p.add_argument("--max-minutes", type=positive_float, default=None,
+    p.add_argument("--test-size", type=opt.positive_int, default=None, help="first N test images")
+    p.add_argument("--max-minutes", type=opt.positive_float, default=None,
                    help="training budget per model")
     p.add_argument("--runs-dir", default="runs/vib", help="where the runs are kept (resumable)")
-    add_out(p, "results/vib", "results folder")
-    add_seed(p)
-    add_seeds(p)
-    add_threads(p)
-    add_quiet(p)
+    opt.add_run(p, out="results/vib", out_help="results folder", device=False)
 
 
 def run(args: argparse.Namespace) -> int:

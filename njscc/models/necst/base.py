@@ -5,23 +5,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from njscc.codec import LatentCodec, decoder_input, encoder_decoder_groups
+from njscc.codec import EncoderDecoderCodec, decoder_input
 from njscc.nn.likelihoods import LIKELIHOODS
 from njscc.validation import (
     LIMITS,
     check_choice,
     check_data_shape,
-    check_number,
     check_positive_int,
 )
 
 __all__ = ["NecstCodec"]
 
 
-class NecstCodec(LatentCodec):
+class NecstCodec(EncoderDecoderCodec):
     """Base of the NECST codecs: ``m`` Bernoulli bits, a decoder fed ``decoder_input(y)``.
 
     Subclasses build ``self.encoder`` (``[B, *data_shape]`` → logits ``[B, m]``) and
@@ -37,24 +35,6 @@ class NecstCodec(LatentCodec):
         self.data_shape = check_data_shape(data_shape)
         self.likelihood = check_choice(likelihood, "likelihood", LIKELIHOODS)
         self.data_dim = math.prod(self.data_shape)
-
-    def _add_scale(self, init_scale: float) -> None:
-        """Give the decoder a learned log-scale (gaussian likelihood only)."""
-        if self.likelihood == "gaussian":
-            s = check_number(init_scale, "init_scale", min=0, min_open=True)
-            self.decoder.log_scale = nn.Parameter(torch.tensor(math.log(s)))
-
-    @property
-    def log_scale(self) -> Tensor | None:
-        return self.decoder.log_scale if self.likelihood == "gaussian" else None
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return encoder_decoder_groups(self)
-
-    def _check_x(self, x: Tensor) -> None:
-        if x.dim() < 2 or math.prod(x.shape[1:]) != self.data_dim:
-            raise ValueError(f"x must have shape [B, {', '.join(map(str, self.data_shape))}], "
-                             f"got {list(x.shape)}")
 
     def encode(self, x: Tensor) -> Tensor:
         """``x`` ``[B, *data_shape]`` in [0, 1] → logits ``[B, m]`` of q(ŷ = 1 | x)."""

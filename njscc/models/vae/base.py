@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from njscc.codec import LatentCodec, LatentSpec, encoder_decoder_groups
+from njscc.codec import EncoderDecoderCodec, LatentSpec
 from njscc.nn.likelihoods import LIKELIHOODS
 from njscc.priors import PRIORS, Prior, diag_gaussian_log_prob
 from njscc.validation import (
@@ -39,7 +39,6 @@ from njscc.validation import (
     check_bool,
     check_choice,
     check_data_shape,
-    check_number,
     check_positive_int,
 )
 
@@ -57,7 +56,7 @@ def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mean.square() + torch.expm1(logvar) - logvar).sum(-1)
 
 
-class GaussianLatentCodec(LatentCodec):
+class GaussianLatentCodec(EncoderDecoderCodec):
     """Base of the continuous-latent codecs (VAE, VIB): see the module docstring.
 
     Subclasses build ``self.encoder`` (``[B, *data_shape]`` → ``[B, 2d]``) and
@@ -85,9 +84,6 @@ class GaussianLatentCodec(LatentCodec):
     def latent(self) -> LatentSpec:
         return LatentSpec.real(self.m)
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return encoder_decoder_groups(self)
-
     def _setup(self, init_scale: float = 0.1) -> None:
         """Build and bind the prior (after the encoder exists) and the Gaussian scale."""
         name = self._prior_name
@@ -95,20 +91,9 @@ class GaussianLatentCodec(LatentCodec):
             "n_components") else {}
         self.prior: Prior = PRIORS.get(name, dim=self.m, **options)
         self.prior.bind(self)
-        if self.likelihood == "gaussian":
-            s = check_number(init_scale, "init_scale", min=0, min_open=True)
-            self.decoder.log_scale = nn.Parameter(torch.tensor(math.log(s)))
-
-    @property
-    def log_scale(self) -> Tensor | None:
-        return self.decoder.log_scale if self.likelihood == "gaussian" else None
+        self._add_scale(init_scale)
 
     # ------------------------------------------------------------------ encoder side
-    def _check_x(self, x: Tensor) -> None:
-        if x.dim() < 2 or math.prod(x.shape[1:]) != self.data_dim:
-            raise ValueError(f"x must have shape [B, {', '.join(map(str, self.data_shape))}], "
-                             f"got {list(x.shape)}")
-
     def encode(self, x: Tensor) -> Tensor:
         """``x`` ``[B, *data_shape]`` → posterior parameters ``[B, 2d]`` = (mean, log-variance)."""
         self._check_x(x)
