@@ -59,7 +59,7 @@ def run(argv: list[str] | None = None) -> int:
     if rc or not a.bec_cliff_eps:
         return rc
     # on the BEC the rate-3/5 code designed for ε = 0.05 holds far beyond 0.2: widen the cliff
-    return main(["compare", *common, "--m-sweep", "", "--channels", "bec",
+    return main(["compare", *common, "--m-sweep", "", "--channel", "bec",
                  "--experiments", "cliff", "--cliff-eps", a.bec_cliff_eps,
                  "--check-eps", "0.1,0.35"])
 

@@ -1,7 +1,7 @@
 """Encode, transmit and decode MNIST digits with a trained NECST model (the README quickstart).
 
     njscc demo                                  # trains runs/demo in about a minute
-    python examples/quickstart.py --model runs/demo --out quickstart.png
+    python examples/quickstart.py --checkpoint runs/demo --out quickstart.png
 
 Writes a PNG: originals (top) and their reconstructions after a BSC(0.1) and a BEC(0.2).
 """
@@ -20,7 +20,8 @@ from njscc.io.images import image_grid, write_images
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--model", default="runs/demo", help="run dir, checkpoint dir or .safetensors")
+    p.add_argument("--checkpoint", "--model", default="runs/demo", dest="model",
+                   help="run dir, checkpoint dir or .safetensors")
     p.add_argument("--out", default="quickstart.png", help="PNG to write")
     p.add_argument("--n", type=int, default=8, help="test digits to send")
     args = p.parse_args()

@@ -17,7 +17,7 @@ njscc train --preset binarized_mnist --data-dir "$DATA" --epochs 3 --max-minutes
 # 2. Broken ELBO: beta-VAE sweep, R-D plane, IWAE (K=100), GILBO, NECST placed on the plane
 njscc rd-sweep --data-dir "$DATA" --betas 0.1,0.25,0.5,1,2,4,10 --epochs 4 --m 32 \
     --hidden 256,256 --iwae-k 100 --iwae-images 3000 --gilbo-steps 1000 \
-    --necst runs/necst_bin_bsc0.1 --necst runs/necst_bin_bsc0 --runs-dir runs/rd \
+    --checkpoint runs/necst_bin_bsc0.1 --checkpoint runs/necst_bin_bsc0 --runs-dir runs/rd \
     --out results/rd --threads "$T"
 # learned priors at beta=1: mixture of Gaussians (10 components) and VampPrior (10 pseudo-inputs)
 for P in mog vamp; do

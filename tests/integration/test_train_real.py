@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,22 @@ def test_loss_and_test_distortion_decrease_on_mnist(data_dir: Path, tmp_path: Pa
     # and the noiseless distortion is lower than the noisy one
     clean = evaluate_codec(model, test, None)
     assert clean["sse"] < h[1]["test_sse"]
+
+
+@pytest.mark.parametrize("spec", ["omniglot", "idx:{data}/omniglot"])
+def test_omniglot_trains_and_evaluates_from_the_cli(spec: str, data_dir, tmp_path) -> None:
+    """Omniglot 28×28 as shipped (IDX, character ids as labels): no renaming, no label
+    limit, by name or as any IDX folder."""
+    from njscc.cli import main
+
+    ds = spec.format(data=data_dir)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", ds, "--data-dir", str(data_dir), "--m", "16",
+                 "--model-arg", "enc_hidden=[32]", "--model-arg", "dec_hidden=[32]",
+                 "--train-size", "1000", "--test-size", "200", "--epochs", "1", "--threads", "1",
+                 "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "run.json").read_text())["dataset"] == ds
+    assert main(["eval", "--checkpoint", str(out), "--data-dir", str(data_dir), "--eps", "0",
+                 "--channel", "bsc", "--threads", "1"]) == 0
+    r = json.loads((out / "eval" / "eval_bsc.json").read_text())
+    assert r["dataset"] == ds and r["metrics"]["n_images"] == 13180
