@@ -186,7 +186,7 @@ def simulate_code(args: Any) -> int:
     batch_size = 1000 if batch_bits is None else max(1, min(1000, int(batch_bits) // code.n))
     res = simulate_code_ber(code, ch, batch_size=batch_size, max_bits=max_bits,
                             min_errors=min_errors, generator=gen,
-                            progress=not bool(getattr(args, "no_progress", False)))
+                            progress=not getattr(args, "quiet", False) and sys.stderr.isatty())
     print(format_summary(res, str(args.channel), float(ch.param)))
     out = getattr(args, "json", None)
     if out:

@@ -58,7 +58,7 @@ def reconstruct_through(model: Any, x: Tensor, channel: BinaryChannel | None,
 def _per_image(model: Any, x: Tensor, x_hat: Tensor) -> dict[str, Tensor]:
     """Per-image SSE, MSE, PSNR (and BCE for binary data), ``[B]`` each."""
     return reconstruction_metrics(x, x_hat,
-                                  with_bce=getattr(model, "likelihood", None) == "bernoulli")
+                                  with_bce=model.likelihood == "bernoulli")
 
 
 @torch.no_grad()

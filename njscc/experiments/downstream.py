@@ -217,6 +217,7 @@ class DownstreamStudy(Study):
     draws: int = 3
     train_size: int | None = None
     test_size: int | None = None
+    device: str | None = None
     seed: int = 0
 
     @classmethod
@@ -231,7 +232,7 @@ class DownstreamStudy(Study):
         from njscc.data import load_dataset
         from njscc.io.results import make_result
         from njscc.training import find_checkpoint, load_checkpoint, load_model
-        from njscc.validation import check_positive_int
+        from njscc.validation import check_device, check_positive_int
 
         if not self.checkpoints:
             raise ValueError("checkpoints: give at least one NECST checkpoint")
@@ -257,7 +258,7 @@ class DownstreamStudy(Study):
         curves = []
         for ck_arg in self.checkpoints:
             path = find_checkpoint(ck_arg)
-            model = load_model(path)
+            model = load_model(path, map_location=check_device(self.device))
             ok = self.supports(model)
             if not ok:
                 raise ValueError(f"{ck_arg}: {model.config['name']} cannot be probed: "

@@ -47,6 +47,7 @@ class RateDistortionSweep(Study):
     necst: Sequence[str] = ()
     necst_samples: int = 10
     runs_dir: str = "runs/rd"
+    device: str | None = None
     seed: int = 0
     quiet: bool = False
 
@@ -78,10 +79,11 @@ class RateDistortionSweep(Study):
                 log(f"β = {beta:g}: training {self.epochs} epochs -> {run_dir}")
             res = fit_codec("vae_mlp", model_kwargs, "beta_vae", {"beta": beta}, train_x,
                             run_dir, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                            seed=self.seed, run_info={"dataset": "binarized_mnist",
-                                                      "experiment": "rd_sweep"},
+                            seed=self.seed, device=self.device,
+                            run_info={"dataset": "binarized_mnist", "experiment": "rd_sweep"},
                             quiet=self.quiet, log=log)
             model = res["model"]
+            test_x = test_x.to(next(model.parameters()).device)
             t0 = time.perf_counter()
             pt = {"beta": beta, "prior": self.prior, "run": str(run_dir),
                   **history_summary(res["history"]),
@@ -103,7 +105,7 @@ class RateDistortionSweep(Study):
             run_info = ck.extra.get("run", {})
             ch = run_info.get("channel") or {}
             name, param = ch.get("name", "bsc"), float(ch.get("train_param", 0.0))
-            model = load_model(path)
+            model = load_model(path, map_location=test_x.device)
             if model.latent.kind != "bits" or model.likelihood != "bernoulli":
                 raise ValueError(f"necst {path}: needs a Bernoulli-likelihood bit codec "
                                  f"(njscc train --preset binarized_mnist), got "

@@ -71,7 +71,8 @@ def run_vib_experiment(
     epochs: int = 1, baseline: bool = True, ood: Mapping[str, Tensor] | None = None,
     runs_dir: str | os.PathLike[str] = "runs/vib", batch_size: int = 100, lr: float = 1e-3,
     n_train_samples: int = 1, n_test_samples: int = 12, seed: int = 0,
-    max_seconds: float | None = None, dataset: str = "mnist", log: Any = None,
+    max_seconds: float | None = None, dataset: str = "mnist", device: str | None = None,
+    log: Any = None,
 ) -> dict[str, Any]:
     """Train and evaluate the VIB models (and baseline); returns an ``njscc.result/1`` dict."""
     from njscc.io.results import make_result
@@ -92,7 +93,7 @@ def run_vib_experiment(
             log(f"{label}: training {epochs} epoch(s)")
         res = fit_codec("vib_mlp", mkw, obj, okw, train, Path(runs_dir) / label,
                         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                        max_seconds=max_seconds,
+                        max_seconds=max_seconds, device=device,
                         run_info={"dataset": dataset, "experiment": "vib"},
                         quiet=log is None, log=log)
         t0 = time.perf_counter()
@@ -141,6 +142,7 @@ class VIBStudy(Study):
     test_size: int | None = None
     max_minutes: float | None = None
     runs_dir: str = "runs/vib"
+    device: str | None = None
     seed: int = 0
 
     def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
@@ -179,7 +181,7 @@ class VIBStudy(Study):
             batch_size=self.batch_size, lr=self.lr, n_train_samples=self.train_samples,
             n_test_samples=self.test_samples, seed=self.seed,
             max_seconds=None if self.max_minutes is None else 60 * self.max_minutes,
-            dataset=self.dataset, log=log)
+            dataset=self.dataset, device=self.device, log=log)
         result["config"]["study"] = self.config_dict()
         return {"vib": result}
 

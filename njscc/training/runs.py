@@ -32,6 +32,7 @@ def fit_codec(
     channel: Any = None,
     encoder_l2: float = 0.0,
     max_seconds: float | None = None,
+    device: str | None = None,
     run_info: Mapping[str, Any] | None = None,
     resume: bool = True,
     quiet: bool = True,
@@ -42,11 +43,13 @@ def fit_codec(
     The model is built right after ``torch.manual_seed(seed)`` (seeded initialisation). If
     ``out`` already has a checkpoint and ``resume``, training continues from it (a finished run
     is not retrained). ``channel`` is the training channel of codecs whose latent crosses one
-    (``None``: noiseless / no channel). ``log`` (any callable) turns on one line per epoch.
+    (``None``: noiseless / no channel). ``device``: where to train (``auto``/``None``: CUDA
+    when available). ``log`` (any callable) turns on one line per epoch.
 
     Returns ``{"model", "history", "trainer", "out", "seconds"}``.
     """
     from njscc import models, objectives
+    from njscc.validation import check_device
 
     out = Path(out)
     torch.manual_seed(seed)
@@ -62,7 +65,8 @@ def fit_codec(
         def on_epoch(row: dict[str, Any]) -> None:
             print(format_row(row, cfg.epochs), file=sys.stderr, flush=True)
     trainer = Trainer(model, objective, channel, train_data, cfg, test_data=test_data,
-                      out_dir=out, run_info=info, quiet=quiet, on_epoch=on_epoch)
+                      out_dir=out, device=check_device(device), run_info=info, quiet=quiet,
+                      on_epoch=on_epoch)
     trainer.run_info.setdefault("n_train", len(trainer.train_data))
     if resume and (out / "checkpoints").exists():
         trainer.resume()

@@ -25,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="NECST batch sizes, e.g. 1,16,256,4096 (default 1,4,…,65536; "
                         "quick: 1,64,4096)")
     opt.add_threads(p)
+    opt.add_quiet(p)
     p.add_argument("--eps", type=opt.probability, default=0.03, help="BSC crossover probability")
     p.add_argument("--jpeg-quality", type=opt.positive_int, default=50,
                    help="JPEG quality of the baseline")
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     kw = {"device": args.device, "batches": tuple(args.batches) if args.batches else None,
           "threads": args.threads, "eps": args.eps, "jpeg_quality": args.jpeg_quality,
           "stream": args.stream, "checkpoint": args.checkpoint, "budget_s": args.budget,
-          "seed": args.seed, "progress": sys.stderr.isatty(), "notes": args.note or None}
+          "seed": args.seed, "progress": sys.stderr.isatty() and not args.quiet,
+          "notes": args.note or None}
     if args.quick:
         cfg = BenchConfig.make_quick(**kw)
     else:

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="first N training images")
     p.add_argument("--test-size", type=opt.positive_int, default=None, help="first N test images")
-    opt.add_run(p, out="runs/downstream", out_help="results folder", device=False)
+    opt.add_run(p, out="runs/downstream", out_help="results folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
               "dataset": args.dataset, "channel": args.channel, "train_eps": args.train_eps,
               "eps": list(args.eps), "hidden": list(args.hidden), "epochs": args.epochs,
               "lr": args.lr, "draws": args.draws, "train_size": args.train_size,
-              "test_size": args.test_size, "seed": args.seed}
+              "test_size": args.test_size, "device": args.device, "seed": args.seed}
     run_study("downstream", fields, args, args.out, quiet=args.quiet)
     return 0

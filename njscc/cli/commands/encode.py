@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=opt.positive_int, default=4096,
                    help="images per forward pass")
     opt.add_device(p)
+    opt.add_threads(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,8 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="registered experiment (njscc list experiments)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", dest="fields",
                    help="a field of the study, e.g. epochs=3 or betas=[0.5,1] (repeatable)")
-    opt.add_run(p, out=None, out_help="results folder (default runs/experiments/<name>)",
-                device=False)
+    opt.add_run(p, out=None, out_help="results folder (default runs/experiments/<name>)")
     p.add_argument("--plots-only", action="store_true",
                    help="only redraw the plots from the results JSON files in --out")
 
@@ -54,5 +53,7 @@ def run(args: argparse.Namespace) -> int:
         fields["seed"] = args.seed
     if "quiet" in names and args.quiet:
         fields["quiet"] = True
+    if "device" in names and opt.explicit(args, "device"):
+        fields["device"] = args.device
     run_study(entry.name, fields, args, out, quiet=args.quiet)
     return 0

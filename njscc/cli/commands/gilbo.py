@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-eval", type=opt.positive_int, default=10000,
                    help="fresh samples for the estimate (>= 2)")
     opt.add_run(p, out=None, out_help="results folder for gilbo.json (default: print only)",
-                seeds=False, quiet=False)
+                seeds=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     res = codec_gilbo(model, x_mode=args.x_mode, hidden=args.hidden, steps=args.steps,
                       batch_size=args.batch_size, lr=args.lr, n_eval=args.n_eval, generator=g,
-                      progress=sys.stderr.isatty())
+                      progress=sys.stderr.isatty() and not args.quiet)
     line = (f"GILBO {res['gilbo_nats']:.3f} ± {res['gilbo_nats_se']:.3f} nats "
             f"({res['gilbo_bits']:.3f} bits), {res['latent']} latent m={res['m']}")
     if "upper_bound_nats" in res:

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--necst-samples", type=opt.positive_int, default=10,
                    help="channel-marginal samples per image for NECST's distortion")
     p.add_argument("--runs-dir", default="runs/rd", help="where the β-VAE runs are kept")
-    opt.add_run(p, out="results/rd", out_help="results folder", device=False)
+    opt.add_run(p, out="results/rd", out_help="results folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
               "iwae_k": args.iwae_k, "iwae_images": args.iwae_images,
               "gilbo_steps": args.gilbo_steps, "gilbo_x_mode": args.gilbo_x_mode,
               "necst": list(args.checkpoint), "necst_samples": args.necst_samples,
-              "runs_dir": args.runs_dir, "seed": args.seed, "quiet": args.quiet}
+              "runs_dir": args.runs_dir, "device": args.device, "seed": args.seed,
+              "quiet": args.quiet}
     run_study("rd_sweep", fields, args, args.out, quiet=args.quiet)
     return 0

@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--batch", type=opt.count, default=1_000_000, help="bits per chunk")
     opt.add_seed(s)
     opt.add_device(s)
+    opt.add_threads(s)
+    opt.add_quiet(s)
     s.add_argument("--json", default=None, metavar="PATH",
                    help="write the single-parameter result (njscc.result/1) here")
     s.add_argument("--out", default="runs/simulate", metavar="DIR",
@@ -223,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sweep is None:
         ch = channels.get(name, args.eps, **kwargs)
         with tqdm(total=args.bits, unit="bit", unit_scale=True, desc=f"{name} {args.eps:g}",
-                  leave=False, disable=not sys.stderr.isatty()) as bar:
+                  leave=False, disable=args.quiet or not sys.stderr.isatty()) as bar:
             res = simulate_channel(ch, args.bits, batch=args.batch, generator=generator,
                                    device=device, progress=bar.update)
         config["capacity_label"] = capacity_label(ch)
@@ -240,8 +242,8 @@ def run(args: argparse.Namespace) -> int:
             "expected_error_rate", "expected_erasure_rate", "capacity", "seconds")
     metrics: dict[str, Any] = {"param": [ch.param for ch in chans], **{k: [] for k in keys}}
     ci_method = "wilson"
-    with tqdm(total=args.bits * len(values), unit="bit", unit_scale=True,
-              desc=f"{name} sweep", leave=False, disable=not sys.stderr.isatty()) as bar:
+    with tqdm(total=args.bits * len(values), unit="bit", unit_scale=True, desc=f"{name} sweep",
+              leave=False, disable=args.quiet or not sys.stderr.isatty()) as bar:
         for ch in chans:
             res = simulate_channel(ch, args.bits, batch=args.batch, generator=generator,
                                    device=device, progress=bar.update)

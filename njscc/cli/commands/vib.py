@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-minutes", type=opt.positive_float, default=None,
                    help="training budget per model")
     p.add_argument("--runs-dir", default="runs/vib", help="where the runs are kept (resumable)")
-    opt.add_run(p, out="results/vib", out_help="results folder", device=False)
+    opt.add_run(p, out="results/vib", out_help="results folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
               "batch_size": args.batch_size, "lr": args.lr, "train_samples": args.train_samples,
               "test_samples": args.test_samples, "baseline": not args.no_baseline, "ood": ood,
               "n_ood": args.n_ood, "train_size": args.train_size, "test_size": args.test_size,
-              "max_minutes": args.max_minutes, "runs_dir": args.runs_dir, "seed": args.seed}
+              "max_minutes": args.max_minutes, "runs_dir": args.runs_dir, "device": args.device,
+              "seed": args.seed}
     run_study("vib", fields, args, args.out, quiet=args.quiet)
     return 0

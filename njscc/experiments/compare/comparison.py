@@ -207,8 +207,9 @@ def load_necst(path: str | Path) -> NecstModel:
     if "name" not in ch or "train_param" not in ch:
         raise ValueError(f"checkpoint {path}: no training channel in its run info")
     model = load_model(ck)
-    if not hasattr(model, "m"):
-        raise ValueError(f"checkpoint {path}: {type(model).__name__} is not a binary NECST codec")
+    if model.latent.kind != "bits":
+        raise ValueError(f"checkpoint {path}: {model.config['name']} has a {model.latent} latent, "
+                         "not the bits of a NECST codec")
     return NecstModel(model=model, m=int(model.m), channel=str(ch["name"]),
                       train_eps=float(ch["train_param"]), path=str(path),
                       epochs=extra.get("epoch"), dataset=run.get("dataset"))
