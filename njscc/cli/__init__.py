@@ -40,7 +40,7 @@ COMMANDS: dict[str, str] = {
     "list": "listing",
 }
 
-USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, MemoryError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,6 +94,8 @@ def _message(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         where = f"{e.filename}: " if e.filename else ""
         return f"{where}{e.strerror}"
+    if isinstance(e, MemoryError):
+        return f"not enough memory for this request ({e or 'MemoryError'}); ask for less"
     text = str(e) or type(e).__name__
     return " ".join(text.split())  # one line, whatever the exception put in it
 

@@ -36,8 +36,10 @@ from typing import Any
 __all__ = [
     "Deprecated", "add_channel", "add_checkpoint", "add_data", "add_device", "add_out",
     "add_quiet", "add_run", "add_seed", "add_seeds", "add_threads", "apply_common", "channel_spec",
-    "count", "explicit", "finite_float", "float_list", "int_list", "name_list", "nonneg_float",
-    "nonneg_int", "parse_kv", "positive_float", "positive_int", "probability", "seed_value",
+    "BATCH", "CODE_BITS", "EPOCHS", "SAMPLES", "THREADS", "WIDTH", "count", "explicit",
+    "finite_float", "float_list", "float_range", "int_list", "int_range", "name_list",
+    "nonneg_float", "nonneg_int", "parse_kv", "positive_float", "positive_int", "probability",
+    "seed_value", "width_list",
 ]
 
 _SEED_MAX = (1 << 63) - 1
@@ -67,6 +69,45 @@ def positive_int(text: str) -> int:
 
 
 count = positive_int
+
+
+def int_range(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[lo, hi]`` (sizes with an allocation behind them)."""
+    def parse(text: str) -> int:
+        v = _integer(text, f"an integer in [{lo}, {hi}]")
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}")
+        return v
+
+    parse.__name__ = f"int_{lo}_{hi}"
+    parse.bounds = (lo, hi)  # type: ignore[attr-defined]
+    return parse
+
+
+def float_range(lo: float, hi: float, *, lo_open: bool = False,
+                hi_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number in the interval from ``lo`` to ``hi`` (open ends optional)."""
+    def parse(text: str) -> float:
+        v = _number(text)
+        ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+        if not ok:  # also NaN
+            a, b = "(" if lo_open else "[", ")" if hi_open else "]"
+            raise argparse.ArgumentTypeError(f"expected a number in {a}{lo:g}, {hi:g}{b}, got "
+                                             f"{text!r}")
+        return v
+
+    parse.__name__ = "float_range"
+    parse.bounds = (lo, hi)  # type: ignore[attr-defined]
+    return parse
+
+
+#: the bounds of the size options shared by several commands (allocations behind them)
+CODE_BITS = int_range(1, 1 << 16)       # --m: code bits / latent dims (LIMITS["code_bits"])
+SAMPLES = int_range(1, 1 << 12)         # --K, posterior samples (LIMITS["samples"])
+BATCH = int_range(1, 1 << 20)           # --batch-size (LIMITS["batch"])
+THREADS = int_range(1, 1024)            # --threads
+EPOCHS = int_range(1, 1 << 20)          # --epochs
+WIDTH = int_range(1, 1 << 15)           # one hidden layer (LIMITS["hidden"])
 
 
 def nonneg_int(text: str) -> int:
@@ -135,6 +176,7 @@ def _list(item: Callable[[str], Any], what: str, allow_empty: bool = False
 
 float_list = _list(finite_float, "numbers")
 int_list = _list(positive_int, "positive integers")
+width_list = _list(WIDTH, "layer widths in [1, 32768]")
 seed_list = _list(seed_value, "seeds")
 
 
@@ -273,7 +315,7 @@ def add_seeds(p: argparse.ArgumentParser) -> None:
 
 
 def add_threads(p: argparse.ArgumentParser, default: int | None = None) -> None:
-    p.add_argument("--threads", type=positive_int, default=default, action=_Track,
+    p.add_argument("--threads", type=THREADS, default=default, action=_Track,
                    help="torch intra-op threads (default: torch's choice)")
 
 

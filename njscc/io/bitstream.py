@@ -144,6 +144,34 @@ class Bitstream:
     data_shape: tuple[int, ...]
     version: int = VERSION
 
+    def __post_init__(self) -> None:
+        """Hand-built streams are checked like parsed ones (``BitstreamError``/``TypeError``)."""
+        b = self.bits
+        if not isinstance(b, Tensor) or b.dtype != torch.uint8 or b.dim() != 2:
+            raise TypeError(f"Bitstream.bits: expected a uint8 tensor [N, m], got "
+                            f"{type(b).__name__} {getattr(b, 'dtype', '')} "
+                            f"{list(getattr(b, 'shape', []))}")
+        if b.shape[1] < 1:
+            raise BitstreamError("Bitstream.bits: m (the second dimension) must be >= 1")
+        if b.numel() and int(b.max()) > 1:
+            raise BitstreamError(f"Bitstream.bits: values must be 0/1, got {int(b.max())}")
+        e = self.erased
+        if e is not None:
+            if not isinstance(e, Tensor) or e.dtype != torch.bool or e.shape != b.shape:
+                raise TypeError(f"Bitstream.erased: expected None or a bool tensor "
+                                f"{list(b.shape)}, got {type(e).__name__} "
+                                f"{getattr(e, 'dtype', '')} {list(getattr(e, 'shape', []))}")
+            if bool((b.bool() & e).any()):
+                raise BitstreamError("Bitstream: erased positions must carry bit 0")
+        if not isinstance(self.model_id, bytes) or len(self.model_id) != 8:
+            raise TypeError(f"Bitstream.model_id: expected 8 bytes, got {self.model_id!r}")
+        shape = self.data_shape
+        if (not isinstance(shape, tuple) or len(shape) > MAX_NDIM
+                or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= _U32_MAX
+                       for d in shape)):
+            raise TypeError(f"Bitstream.data_shape: expected a tuple of at most {MAX_NDIM} "
+                            f"positive ints, got {shape!r}")
+
     @property
     def n(self) -> int:
         """Number of codewords (images) N."""

@@ -31,8 +31,8 @@ from torch import Tensor
 
 from njscc.io.results import atomic_write_bytes
 
-__all__ = ["IMAGE_SUFFIXES", "READ_SUFFIXES", "WRITE_SUFFIXES", "image_grid", "read_images",
-           "write_images"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_VALUES", "READ_SUFFIXES", "WRITE_SUFFIXES", "image_grid",
+           "read_images", "write_images"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 READ_SUFFIXES = (*IMAGE_SUFFIXES, ".npz")
@@ -52,28 +52,37 @@ def _check_data_shape(data_shape: Sequence[int]) -> tuple[int, int, int]:
 
 
 def _read_picture(path: Path, data_shape: tuple[int, int, int]) -> np.ndarray:
+    """One PNG/JPEG as ``[1, C, H, W]`` float32; the size is checked from the header, before
+    any pixel is decoded (so a decompression bomb is refused without being inflated)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     c, h, w = data_shape
     try:
-        with Image.open(path) as img:
-            img.load()
-            n_frames = getattr(img, "n_frames", 1)
-            if n_frames > 1:
-                raise ValueError(f"{path}: animated image with {n_frames} frames is not "
-                                 "supported")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             if img.size != (w, h):
                 raise ValueError(
                     f"{path}: image is {img.size[0]}×{img.size[1]} (W×H), the model expects "
                     f"{w}×{h} ({'grey' if c == 1 else 'RGB'}, data shape {_shape_str(data_shape)}"
                     f"); resize it to {w}×{h} (a grid of images is not split; pass an .npz or a "
                     "directory of single images)")
+            n_frames = getattr(img, "n_frames", 1)
+            if n_frames > 1:
+                raise ValueError(f"{path}: animated image with {n_frames} frames is not "
+                                 "supported")
+            img.load()
             if img.mode in ("I;16", "I;16B", "I;16L", "I") and c == 1:
                 arr = np.asarray(img, dtype=np.float64)
                 scale = 65535.0
             else:
                 arr = np.asarray(img.convert("L" if c == 1 else "RGB"), dtype=np.float64)
                 scale = 255.0
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"{path}: refused, too many pixels ({e})") from None
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not a readable image file") from None
     except OSError as e:  # truncated / corrupt image data
@@ -84,66 +93,107 @@ def _read_picture(path: Path, data_shape: tuple[int, int, int]) -> np.ndarray:
     if arr.min() < 0 or arr.max() > 1:
         raise ValueError(f"{path}: pixel values outside the 8/16-bit range")
     arr = arr.reshape(h, w, -1).transpose(2, 0, 1)  # [C, H, W]
-    return arr[None]
+    return arr[None].astype(np.float32)
 
 
-def _read_npz(path: Path, data_shape: tuple[int, int, int]) -> np.ndarray:
+_NPZ_DTYPES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.bool_): 1.0,
+               np.dtype(np.float16): 1.0, np.dtype(np.float32): 1.0, np.dtype(np.float64): 1.0}
+
+
+def _npz_layout(path: Path, shape: tuple[int, ...], data_shape: tuple[int, int, int]) -> str:
+    """How an ``images`` array of ``shape`` maps to ``[N, C, H, W]`` (``"nhw"``, ``"nchw"``,
+    ``"nhwc"``, or the same without N); ``ValueError`` naming the expected shapes otherwise."""
     c, h, w = data_shape
-    try:
-        z = np.load(path, allow_pickle=False)
-        if not hasattr(z, "files"):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with z:
-            names = sorted(z.files)
-            arr = z["images"] if "images" in names else None
-    except (OSError, EOFError, ValueError) as e:  # not a zip / truncated / pickled object
-        if isinstance(e, FileNotFoundError | PermissionError | IsADirectoryError):
-            raise
-        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
-    if arr is None:
-        raise ValueError(f"{path}: no 'images' array in the .npz (found {names or 'nothing'})")
-    if arr.dtype == np.uint8:
-        x = arr.astype(np.float64) / 255.0
-    elif arr.dtype == np.uint16:
-        x = arr.astype(np.float64) / 65535.0
-    elif arr.dtype == np.bool_:
-        x = arr.astype(np.float64)
-    elif np.issubdtype(arr.dtype, np.floating):
-        x = arr.astype(np.float64)
-        if x.size and not np.isfinite(x).all():
-            raise ValueError(f"{path}: 'images' contains NaN or inf")
-        if x.size and (x.min() < 0.0 or x.max() > 1.0):
-            raise ValueError(f"{path}: float 'images' must lie in [0, 1], got range "
-                             f"[{x.min():.4g}, {x.max():.4g}] (store uint8 for 0..255)")
-    else:
-        raise ValueError(f"{path}: 'images' has dtype {arr.dtype}; expected uint8, uint16, "
-                         "bool or float in [0, 1]")
-    s = x.shape
-    if s in ((h, w), (c, h, w), (h, w, c)):
-        x, s = x[None], (1, *s)
-    if len(s) == 3 and c == 1 and s[1:] == (h, w):
-        return x[:, None]
-    if len(s) == 4 and s[1:] == (c, h, w):
-        return x
-    if len(s) == 4 and s[1:] == (h, w, c):
-        return x.transpose(0, 3, 1, 2)
+    layouts = {(h, w): "hw", (c, h, w): "chw", (h, w, c): "hwc"} if c == 1 else \
+        {(c, h, w): "chw", (h, w, c): "hwc"}
+    if len(shape) in (2, 3) and tuple(shape) in layouts:
+        return layouts[tuple(shape)]
+    if len(shape) == 3 and c == 1 and tuple(shape[1:]) == (h, w):
+        return "nhw"
+    if len(shape) == 4 and tuple(shape[1:]) == (c, h, w):
+        return "nchw"
+    if len(shape) == 4 and tuple(shape[1:]) == (h, w, c):
+        return "nhwc"
     hint = f"[N, {h}, {w}], " if c == 1 else ""
-    raise ValueError(f"{path}: 'images' has shape {list(s)}; the model expects {hint}"
+    raise ValueError(f"{path}: 'images' has shape {list(shape)}; the model expects {hint}"
                      f"[N, {h}, {w}, {c}] or [N, {c}, {h}, {w}] "
                      f"(data shape {_shape_str(data_shape)})")
 
 
-def read_images(path: str | os.PathLike[str], data_shape: Sequence[int]) -> Tensor:
+def _read_npz(path: Path, data_shape: tuple[int, int, int], max_values: int) -> np.ndarray:
+    """The ``images`` array of an ``.npz`` as ``[N, C, H, W]`` float32. Its dtype and shape are
+    read from the member's header first, so a wrong, huge or compressed-bomb array is refused
+    before it is decompressed; no pickles."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+            if "images" not in names:
+                raise ValueError(f"{path}: no 'images' array in the .npz (found "
+                                 f"{names or 'nothing'})")
+            with zf.open("images.npy") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(f)
+            if dtype not in _NPZ_DTYPES:
+                raise ValueError(f"{path}: 'images' has dtype {dtype}; expected uint8, uint16, "
+                                 "bool or float in [0, 1]")
+            layout = _npz_layout(path, shape, data_shape)
+            n_values = math.prod(shape)
+            if n_values > max_values:
+                raise ValueError(f"{path}: 'images' holds {n_values} values, more than the "
+                                 f"limit of {max_values} (raise it with --max-pixels)")
+            with zf.open("images.npy") as f:
+                arr = np.lib.format.read_array(f, allow_pickle=False)
+    except ValueError as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as e:
+        if isinstance(e, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    if arr.dtype.kind == "f":
+        if arr.size and not np.isfinite(arr).all():
+            raise ValueError(f"{path}: 'images' contains NaN or inf")
+        if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
+            raise ValueError(f"{path}: float 'images' must lie in [0, 1], got range "
+                             f"[{float(arr.min()):.4g}, {float(arr.max()):.4g}] (store uint8 "
+                             "for 0..255)")
+    scale = _NPZ_DTYPES[arr.dtype]
+    x = arr.astype(np.float32)
+    if scale != 1.0:
+        x /= np.float32(scale)
+    if layout in ("hw", "chw", "hwc"):
+        x, layout = x[None], "n" + layout
+    if layout == "nhw":
+        return x[:, None]
+    if layout == "nhwc":
+        return x.transpose(0, 3, 1, 2)
+    return x
+
+
+#: default ceiling on the values (N·C·H·W) :func:`read_images` accepts (512 MB as float32)
+MAX_VALUES = 1 << 27
+
+
+def read_images(path: str | os.PathLike[str], data_shape: Sequence[int], *,
+                max_values: int = MAX_VALUES) -> Tensor:
     """Read one image file, an ``.npz`` or a directory as float32 ``[B, C, H, W]`` in [0, 1].
 
     Args:
         path: ``.png``/``.jpg``/``.jpeg``/``.npz`` file, or a directory of them.
         data_shape: the model's ``(C, H, W)``; images must match it (no resizing).
+        max_values: refuse inputs with more than this many values in all (``N·C·H·W``);
+            sizes are checked from headers before anything is decoded.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: unsupported suffix, wrong size/shape/dtype, out-of-range values,
-            unreadable file, or a directory without images.
+            unreadable file, too large, or a directory without images.
     """
     shape = _check_data_shape(data_shape)
     path = Path(path)
@@ -154,21 +204,27 @@ def read_images(path: str | os.PathLike[str], data_shape: Sequence[int]) -> Tens
                        if p.is_file() and p.suffix.lower() in READ_SUFFIXES)
         if not files:
             raise ValueError(f"{path}: directory has no {'/'.join(READ_SUFFIXES)} files")
-        arrays = [_read_one(f, shape) for f in files]
+        arrays, total = [], 0
+        for f in files:
+            arrays.append(_read_one(f, shape, max_values - total))
+            total += arrays[-1].size
         x = np.concatenate(arrays)
     else:
-        x = _read_one(path, shape)
+        x = _read_one(path, shape, max_values)
     if x.shape[0] == 0:
         raise ValueError(f"{path}: no images")
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def _read_one(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+def _read_one(path: Path, shape: tuple[int, int, int], max_values: int) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
+        if math.prod(shape) > max_values:
+            raise ValueError(f"{path}: more images than the limit of {max_values} values "
+                             "(raise it with --max-pixels)")
         return _read_picture(path, shape)
     if suffix == ".npz":
-        return _read_npz(path, shape)
+        return _read_npz(path, shape, max_values)
     raise ValueError(f"{path}: unsupported input type {suffix or '(no suffix)'!r}; expected "
                      f"{', '.join(READ_SUFFIXES)} or a directory")
 

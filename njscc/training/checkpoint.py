@@ -2,8 +2,8 @@
 
 A checkpoint is one directory, written atomically::
 
-    <ckpt>/model.safetensors   model weights; the model config is also in the header metadata
-    <ckpt>/config.json         {"format", "model": {"name", "kwargs"}, "torch", "time"}
+    <ckpt>/model.safetensors   model weights; the model config {"name", "kwargs"} (and the
+                               format tag and torch version) in the header metadata
     <ckpt>/state.safetensors   training state tensors (optimiser moments, RNG states), optional
     <ckpt>/state.json          training state scalars/structure (epoch, step, lr, ...), optional
     <ckpt>/MANIFEST.json       size + sha256 of every file above; written last
@@ -11,6 +11,11 @@ A checkpoint is one directory, written atomically::
 Nothing is ever unpickled: optimiser ``state_dict``\\ s and other nested training state are split
 into tensors (stored in ``state.safetensors`` under path-like keys) and a JSON skeleton that
 points at them (``{"__tensor__": key}``), so loading a checkpoint cannot run code.
+
+The safetensors headers are written canonically (sorted keys, compact JSON), so the same
+weights and config give the same bytes. Loading checks the config against sane limits and the
+weights' shapes on PyTorch's ``meta`` device *before* a model is allocated, so a crafted or
+mismatched checkpoint is refused in one line without building anything.
 
 Atomicity: files go into a temporary sibling directory which is renamed into place; with
 ``previous=`` the old checkpoint is kept (``last`` → ``prev``) instead of deleted. Every file is
@@ -21,7 +26,6 @@ to the previous good one.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -41,9 +45,8 @@ from torch import Tensor, nn
 __all__ = ["FORMAT", "Checkpoint", "find_checkpoint", "load_checkpoint", "load_model",
            "save_checkpoint", "verify_checkpoint"]
 
-FORMAT = "njscc.training.checkpoint/1"
+FORMAT = "njscc.checkpoint/1"
 MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"
 STATE_JSON = "state.json"
 MANIFEST = "MANIFEST.json"
@@ -117,6 +120,20 @@ def _join(obj: Any, tensors: Mapping[str, Tensor]) -> Any:
 
 
 # --------------------------------------------------------------------------- writing
+def _canonical(blob: bytes) -> bytes:
+    """A safetensors file with its JSON header rewritten with sorted keys (safetensors writes
+    the metadata in hash order, so the same content could give different bytes)."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.dumps(json.loads(blob[8:8 + n]), sort_keys=True, separators=(",", ":"))
+    head = header.encode()
+    head += b" " * (-len(head) % 8)  # the format pads the header to a multiple of 8
+    return len(head).to_bytes(8, "little") + head + blob[8 + n:]
+
+
+def _st_bytes(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
+    return _canonical(_st_save(tensors, metadata=metadata))
+
+
 def _write(path: Path, data: bytes) -> dict[str, Any]:
     with open(path, "wb") as f:
         f.write(data)
@@ -170,26 +187,22 @@ def save_checkpoint(
 
     sd = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     files: dict[str, bytes] = {
-        MODEL_FILE: _st_save(sd, metadata={"format": FORMAT,
-                                           "model_config": json.dumps(model_config)}),
-        CONFIG_FILE: (json.dumps({
-            "format": FORMAT, "model": model_config, "torch": torch.__version__,
-            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }, indent=2) + "\n").encode(),
+        MODEL_FILE: _st_bytes(sd, {"format": FORMAT, "torch": torch.__version__,
+                                   "model_config": json.dumps(model_config, sort_keys=True)}),
     }
     if optimizer_states is not None or extra is not None:
         opt = {name: (o.state_dict() if hasattr(o, "state_dict") else o)
                for name, o in (optimizer_states or {}).items()}
         tensors: dict[str, Tensor] = {}
         skeleton = _split({"optimizers": opt, "extra": dict(extra or {})}, "state", tensors)
-        files[STATE_FILE] = _st_save(tensors, metadata={"format": FORMAT})
-        files[STATE_JSON] = (json.dumps(skeleton) + "\n").encode()
+        files[STATE_FILE] = _st_bytes(tensors, {"format": FORMAT})
+        files[STATE_JSON] = (json.dumps(skeleton, sort_keys=True) + "\n").encode()
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         manifest = {"format": FORMAT, "files": {n: _write(tmp / n, d) for n, d in files.items()}}
-        _write(tmp / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        _write(tmp / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
         _fsync_dir(tmp)
         if path.exists():
             if previous is not None:
@@ -226,6 +239,11 @@ def _read_verified(ckpt: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         raise ValueError(f"{ckpt}: corrupt checkpoint ({MANIFEST} unreadable)") from None
     data: dict[str, bytes] = {}
     for name, meta in listed.items():
+        if (not isinstance(name, str) or "/" in name or name.startswith(".")
+                or not isinstance(meta, dict) or not isinstance(meta.get("size"), int)
+                or not isinstance(meta.get("sha256"), str)):
+            raise ValueError(f"{ckpt}: corrupt checkpoint ({MANIFEST} entry {name!r} is not "
+                             "{'size': int, 'sha256': str})")
         f = ckpt / name
         if not f.is_file():
             raise ValueError(f"{ckpt}: corrupt checkpoint ({name} missing)")
@@ -323,21 +341,56 @@ def load_checkpoint(path: str | os.PathLike[str],
     return Checkpoint(path=ckpt, model_config=cfg, state_dict=sd, state=state)
 
 
+def _shape_mismatch(expected: dict[str, tuple[int, ...]], got: dict[str, tuple[int, ...]]
+                    ) -> str | None:
+    """One line describing how two state-dict shape maps differ (``None`` if they do not)."""
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    wrong = [k for k in sorted(set(expected) & set(got)) if expected[k] != got[k]]
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(missing[:3])}" + (" …" if len(missing) > 3 else ""))
+    if extra:
+        parts.append(f"unexpected {', '.join(extra[:3])}" + (" …" if len(extra) > 3 else ""))
+    if wrong:
+        k = wrong[0]
+        parts.append(f"{k} is {list(got[k])} in the file, the config builds {list(expected[k])}"
+                     + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
+    return "; ".join(parts) or None
+
+
 def load_model(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild a model from a checkpoint via the registry (``njscc.models.get``) and load weights.
 
+    The config is first built on PyTorch's ``meta`` device — the model's own argument checks
+    and limits run, and the parameter shapes are compared with the weights — so a bad or
+    mismatched checkpoint is refused (``ValueError``, one line) before anything is allocated.
     Returns the model in eval mode on ``map_location``. Exported as ``njscc.load_model``.
     """
     from njscc import models
 
     ck = load_checkpoint(path, map_location="cpu")
     cfg = ck.model_config
+    name, kwargs = cfg.get("name"), cfg.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{ck.path}: model config kwargs must be a JSON object, got "
+                         f"{type(kwargs).__name__}")
     try:
-        model = models.get(cfg["name"], **cfg.get("kwargs", {}))
-    except (KeyError, TypeError) as e:
-        raise ValueError(f"{ck.path}: cannot rebuild model {cfg!r}: {e}") from None
+        with torch.device("meta"):
+            skeleton = models.get(name, **kwargs)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{ck.path}: cannot rebuild model {name!r}: {e}") from None
+    except (NotImplementedError, RuntimeError):
+        skeleton = None  # a model that cannot be built on the meta device: no pre-check
+    if skeleton is not None:
+        expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+        diff = _shape_mismatch(expected, {k: tuple(v.shape) for k, v in ck.state_dict.items()})
+        if diff:
+            raise ValueError(f"{ck.path}: weights do not match model {name!r}: {diff}")
+    model = models.get(name, **kwargs)
     try:
         model.load_state_dict(ck.state_dict, strict=True)
     except RuntimeError as e:
-        raise ValueError(f"{ck.path}: weights do not match model {cfg['name']!r}: {e}") from None
+        raise ValueError(f"{ck.path}: weights do not match model {name!r}: "
+                         f"{' '.join(str(e).split())}") from None
     return model.to(map_location).eval()

@@ -381,7 +381,7 @@ def test_cli_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("argv, msg", [
-    (["--batches", "0,4"], "positive"),
+    (["--batches", "0,4"], "batch sizes in [1, 1048576]"),
     (["--batches", "a"], "comma-separated"),
 ])
 def test_cli_bad_batches(argv: list[str], msg: str, capsys: pytest.CaptureFixture[str]) -> None:

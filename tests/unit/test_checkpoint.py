@@ -59,9 +59,8 @@ def test_round_trip_weights_config_optimizer_and_extra(tmp_path: Path) -> None:
              "history": [{"epoch": 1, "loss": 2.0}]}
     extra["nested"] = {"t": (1, 2.5), "l": [torch.arange(3)]}
     path = save_checkpoint(tmp_path / "ck", model, optimizer_states={"enc": opt}, extra=extra)
-    assert sorted(os.listdir(path)) == ["MANIFEST.json", "config.json", "model.safetensors",
-                                        "state.json", "state.safetensors"]
-    assert json.loads((path / "config.json").read_text())["model"] == model.config
+    assert sorted(os.listdir(path)) == ["MANIFEST.json", "model.safetensors", "state.json",
+                                        "state.safetensors"]
 
     loaded = load_model(path)
     assert loaded.config == model.config
@@ -245,3 +244,59 @@ def test_load_model_exported_from_package(tmp_path: Path) -> None:
     model = tiny_model()
     save_checkpoint(tmp_path / "ck", model)
     assert njscc.load_model(tmp_path / "ck").config == model.config
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_checkpoint_written_by_njscc_0_1_still_loads_and_decodes_the_same() -> None:
+    """A checkpoint saved by the code before the platform refactor (format njscc.checkpoint/1,
+    with the config.json it used to write): same config, same outputs to the last bit."""
+    import numpy as np
+
+    model = load_model(DATA / "checkpoint_v0_1")
+    assert model.config["name"] == "necst_mlp" and model.config["kwargs"]["m"] == 6
+    ref = np.load(DATA / "checkpoint_v0_1_expected.npz")
+    with torch.no_grad():
+        y = model.decompress(model.compress(torch.from_numpy(ref["x"])).float())
+    assert torch.equal(y, torch.from_numpy(ref["y"]))
+
+
+def test_same_content_gives_the_same_bytes(tmp_path: Path) -> None:
+    model = tiny_model()
+    a = save_checkpoint(tmp_path / "a", model, extra={"epoch": 1, "x": torch.arange(3)})
+    b = save_checkpoint(tmp_path / "b", model, extra={"epoch": 1, "x": torch.arange(3)})
+    for name in os.listdir(a):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_config_and_weights_that_disagree_are_refused_in_one_line(tmp_path: Path) -> None:
+    model = tiny_model()
+    path = save_checkpoint(tmp_path / "ck", model)
+    blob = (path / "model.safetensors").read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    cfg = json.loads(header["__metadata__"]["model_config"])
+    for change, match in ((("m", 10**9), "m: expected a positive integer ≤ 65536"),
+                          (("m", 7), "weights do not match model 'necst_mlp': "),
+                          (("enc_hidden", [1 << 20]), "enc_hidden"),
+                          (("colour", 1), "unknown argument")):
+        bad = {**cfg, "kwargs": {**cfg["kwargs"], change[0]: change[1]}}
+        header["__metadata__"]["model_config"] = json.dumps(bad)
+        head = json.dumps(header).encode()
+        head += b" " * (-len(head) % 8)
+        target = tmp_path / f"bad_{change[0]}.safetensors"
+        target.write_bytes(len(head).to_bytes(8, "little") + head + blob[8 + n:])
+        with pytest.raises(ValueError, match=match) as info:
+            load_model(target)
+        assert "\n" not in str(info.value)
+
+
+def test_a_manifest_with_a_null_entry_is_corrupt(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "ck", tiny_model())
+    manifest = json.loads((path / "MANIFEST.json").read_text())
+    manifest["files"]["model.safetensors"] = None
+    (path / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="corrupt checkpoint.*entry 'model.safetensors'"):
+        load_model(path)
+

@@ -61,7 +61,7 @@ def test_eval_vae_checkpoint_reports_rate_distortion_iwae(vae_run, capsys):
     (["train", "--model", "vae", "--objective-arg", "beta=1", "--beta", "2", *TINY],
      "give it once"),
     (["train", "--model", "vae", "--l2", "0", "--m", "0", *TINY],
-     "argument --m/--bits: expected a positive integer, got '0'"),
+     "argument --m/--bits: expected an integer in [1, 65536], got '0'"),
 ])
 def test_bad_rd_train_arguments(argv, msg, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2

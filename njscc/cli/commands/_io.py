@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from njscc.codec import LatentCodec
 
-__all__ = ["check_output", "load_codec", "named_errors", "read_stream"]
+__all__ = ["check_output", "check_writable", "load_codec", "named_errors", "read_stream"]
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -23,12 +23,36 @@ def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def check_writable(path: str | os.PathLike[str], *, folder: bool) -> Path:
+    """Refuse, before any work, an output that cannot be written: a file where a folder is
+    needed (or the reverse), a path under a file, or a nearest existing folder without write
+    permission. Raises ``OSError`` carrying the path; creates nothing."""
+    import errno
+
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(p))
+    if not folder and p.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, expected a file name", str(p))
+    probe = p if folder and p.exists() else p.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, so nothing can be written below it",
+                                 str(probe))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "Permission denied (cannot write there)", str(probe))
+    return p
+
+
 def check_output(out: str | os.PathLike[str], *inputs: tuple[str, str | os.PathLike[str] | None]
                  ) -> Path:
-    """Refuse to write ``out`` over one of the ``(what, path)`` inputs; return ``Path(out)``."""
+    """Refuse to write ``out`` over one of the ``(what, path)`` inputs or where it cannot be
+    written (:func:`check_writable`); return ``Path(out)``."""
     out_p = Path(out)
     if out_p.is_dir():
         raise IsADirectoryError(f"-o {out_p}: is a directory, expected a file name")
+    check_writable(out_p, folder=False)
     for what, p in inputs:
         if p is None:
             continue

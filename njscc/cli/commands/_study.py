@@ -15,9 +15,11 @@ def run_study(name: str, fields: dict[str, Any], args: argparse.Namespace,
               out: str | Path, *, quiet: bool = False) -> dict[str, dict[str, Any]]:
     """``EXPERIMENTS.get(name, **fields)`` → :func:`~njscc.experiments.execute` into ``out``
     (once per ``--seeds`` value if given) → the study's summary and the files written."""
+    from njscc.cli.commands._io import check_writable
     from njscc.experiments import EXPERIMENTS, execute
 
     t0 = time.perf_counter()
+    check_writable(out, folder=True)
     study = EXPERIMENTS.get(name, **fields)
 
     def log(msg: str) -> None:

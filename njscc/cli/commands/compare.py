@@ -26,39 +26,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
                     old_channels=True, train_eps=0.1, eps_help="test channel parameters ε",
                     train_help="NECST training ε")
-    p.add_argument("--n-images", type=opt.positive_int, default=None,
+    p.add_argument("--n-images", type=opt.int_range(1, 1 << 20), default=None,
                    help="test images (default: 1000 for mnist, 500 kodak patches)")
     opt.add_checkpoint(p, required=False, multiple=True,
                        help="NECST run/checkpoint; its run info names the training channel. "
                        "Default: the runs named {dataset}_m{m}_{channel}_{train-eps} in --runs")
     p.add_argument("--runs", default="runs/compare", help="folder of the NECST runs")
-    p.add_argument("--m", type=opt.positive_int, default=None,
+    p.add_argument("--m", type=opt.CODE_BITS, default=None,
                    help="code length of the reference NECST (default: 100 mnist, 200 kodak)")
     p.add_argument("--m-sweep", type=_ints_or_none, default=None,
                    help="further NECST code lengths for the distortion-vs-bits curve (default "
                    "mnist: 50,200,400; missing ones are skipped unless --train-missing)")
     p.add_argument("--train-missing", action="store_true",
                    help="train NECST models that are not in --runs (otherwise an error)")
-    p.add_argument("--epochs", type=opt.positive_int, default=3, help="epochs for --train-missing")
+    p.add_argument("--epochs", type=opt.EPOCHS, default=3, help="epochs for --train-missing")
     p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="--train-missing: only the first N training images (quick runs)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
                    help="model keyword for --train-missing, e.g. base_channels=16")
-    p.add_argument("--budgets", type=opt.int_list, default=[],
+    p.add_argument("--budgets", type=_budgets, default=[],
                    help="fixed channel budgets (bits/image); default: --m and the largest NECST "
                    "m trained on the channel")
     p.add_argument("--experiments", type=opt.name_list, default=["budget", "bits", "cliff"],
                    help="which to run")
     p.add_argument("--decoder", default="cpp", choices=("cpp", "sionna"),
                    help="LDPC BP decoder: the ldpc package's C++ sum-product (fast) or Sionna's")
-    p.add_argument("--ldpc-k", type=opt.positive_int, default=400,
+    p.add_argument("--ldpc-k", type=opt.int_range(12, 8448), default=400,
                    help="LDPC information block length")
-    p.add_argument("--rd-eps", type=float, default=0.1, help="ε of the distortion-vs-bits plot")
+    p.add_argument("--rd-eps", type=opt.float_range(0, 0.5, hi_open=True), default=0.1,
+                   help="ε of the distortion-vs-bits plot")
     p.add_argument("--cliff-design-eps", type=opt.float_list, default=[0.05],
                    help="ε the cliff schemes are built for")
     p.add_argument("--cliff-eps", type=opt.float_list,
                    default=[0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2], help="cliff test ε")
-    p.add_argument("--cliff-quality", type=opt.positive_int, default=None,
+    p.add_argument("--cliff-quality", type=opt.int_range(1, 100), default=None,
                    help="JPEG quality of the cliff scheme (default: from the bits search)")
     p.add_argument("--check-eps", type=_floats_or_empty, default=[0.05, 0.1],
                    help="cliff points re-decoded with Sionna to check the C++ decoder ('' none)")
@@ -68,8 +69,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="only redraw the PNGs and summary.md from the JSON files in --out")
 
 
+_code_lengths = opt._list(opt.CODE_BITS, "code lengths in [1, 65536]")
+_budgets = opt._list(opt.int_range(1, 1 << 24), "channel-bit budgets")
+
+
 def _ints_or_none(text: str) -> list[int]:
-    return opt.int_list(text) if text.strip() else []
+    return _code_lengths(text) if text.strip() else []
 
 
 def _floats_or_empty(text: str) -> list[float]:

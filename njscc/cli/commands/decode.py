@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="out.png (one image, or a grid when N > 1) or out.npz (all images, "
                    "'images' float32 [N, C, H, W] in [0, 1])")
     opt.add_checkpoint(p, old=("--model",), help="the model that encoded the stream")
-    p.add_argument("--batch-size", type=opt.positive_int, default=4096,
+    p.add_argument("--batch-size", type=opt.BATCH, default=4096,
                    help="codewords per forward pass")
     opt.add_device(p)
     opt.add_threads(p)

@@ -24,11 +24,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_channel(p, default="bsc", eps="0,0.05,0.1,0.15,0.2,0.3", eps_list=True,
                     train_eps="0,0.1", old_train="--probe-eps", eps_help="test channel parameters",
                     train_help="channel parameters the probe is trained at (one probe each)")
-    p.add_argument("--hidden", type=opt.int_list, default=[], help="probe hidden widths, e.g. 256 "
+    p.add_argument("--hidden", type=opt._list(opt.WIDTH, "layer widths in [1, 32768]",
+                                               allow_empty=True),
+                   default=[], help="probe hidden widths, e.g. 256 "
                    "(default: softmax regression)")
-    p.add_argument("--epochs", type=opt.positive_int, default=10, help="probe training epochs")
+    p.add_argument("--epochs", type=opt.EPOCHS, default=10, help="probe training epochs")
     p.add_argument("--lr", type=opt.positive_float, default=1e-2, help="probe Adam learning rate")
-    p.add_argument("--draws", type=opt.positive_int, default=3, help="channel draws per test image")
+    p.add_argument("--draws", type=opt.int_range(1, 1000), default=3,
+                   help="channel draws per test image")
     p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="first N training images")
     p.add_argument("--test-size", type=opt.positive_int, default=None, help="first N test images")

@@ -17,8 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="bitstream file to write (e.g. x.njs)")
     opt.add_checkpoint(p, old=("--model",), help="the model to encode with (a run directory, "
                        "checkpoint directory or model.safetensors)")
-    p.add_argument("--batch-size", type=opt.positive_int, default=4096,
+    p.add_argument("--batch-size", type=opt.BATCH, default=4096,
                    help="images per forward pass")
+    p.add_argument("--max-pixels", type=opt.int_range(1, 1 << 40), default=None,
+                   help="refuse inputs with more values (N·C·H·W) than this; checked from the "
+                   "file headers before decoding (default 2^27, 512 MB as float32)")
     opt.add_device(p)
     opt.add_threads(p)
 
@@ -31,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, ("input", args.input), ("--checkpoint", args.checkpoint))
     model = load_codec(args.checkpoint, args.device)
-    images = read_images(args.input, model.data_shape)
+    from njscc.io.images import MAX_VALUES
+
+    images = read_images(args.input, model.data_shape, max_values=args.max_pixels or MAX_VALUES)
     data = encode(model, images, batch_size=args.batch_size)
     atomic_write_bytes(out, data)
 

@@ -28,13 +28,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  "images:DIR")
     opt.add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
                     old_channels=True)
-    p.add_argument("--draws", type=opt.positive_int, default=1, help="channel draws per test image")
+    p.add_argument("--draws", type=opt.int_range(1, 1000), default=1,
+                   help="channel draws per test image")
     p.add_argument("--code", default="hard", choices=("hard", "sample"),
                    help="hard: most probable code (deployed encoder); sample: code drawn from "
                    "q(y|x) per draw (the official NECST test protocol)")
-    p.add_argument("--n-images", type=opt.positive_int, default=8,
+    p.add_argument("--n-images", type=opt.int_range(1, 1024), default=8,
                    help="images in the reconstruction grid")
-    p.add_argument("--iwae-k", type=opt.nonneg_int, default=100,
+    p.add_argument("--iwae-k", type=opt.int_range(0, 100_000), default=100,
                    help="VAE checkpoints: IWAE samples K (0: skip)")
     p.add_argument("--iwae-images", type=opt.positive_int, default=None,
                    help="VAE checkpoints: IWAE on N test images, a seeded random subset "
@@ -146,6 +147,7 @@ def _print(results: dict[str, dict[str, Any]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import channels
+    from njscc.cli.commands._io import check_writable
     from njscc.experiments.base import aggregate_seeds
     from njscc.io.results import write_result
     from njscc.training import find_checkpoint, seed_runs
@@ -159,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--seeds: {args.checkpoint} is not a multi-seed run "
                              "(njscc train --seeds ... makes one)")
         ck_path = find_checkpoint(args.checkpoint)
-        out = Path(args.out) if args.out else _default_out(args.checkpoint, ck_path)
+        out = check_writable(Path(args.out) if args.out else
+                             _default_out(args.checkpoint, ck_path), folder=True)
         results = evaluate_one(args, args.checkpoint, out, args.seed)
         _print(results)
         print(f"results: {', '.join(str(out / f'{s}.json') for s in results)}")
@@ -169,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f"--seeds: {args.checkpoint} has no run for seed(s) {missing} "
                          f"(it has {list(runs)})")
-    out = Path(args.out) if args.out else Path(args.checkpoint) / "eval"
+    out = check_writable(Path(args.out) if args.out else Path(args.checkpoint) / "eval",
+                         folder=True)
     per_seed = [evaluate_one(args, str(runs[s]), out / f"seed_{s}", args.seed) for s in seeds]
     results = {stem: aggregate_seeds([r[stem] for r in per_seed], seeds) for stem in per_seed[0]}
     for stem, r in results.items():

@@ -25,13 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_checkpoint(p)
     p.add_argument("--x-mode", default="mean", choices=("mean", "sample"),
                    help="generator output: decoder mean, or x ~ p(x|z) (Bernoulli decoders)")
-    p.add_argument("--steps", type=opt.nonneg_int, default=2000, help="encoder training steps")
-    p.add_argument("--batch-size", type=opt.positive_int, default=256,
+    p.add_argument("--steps", type=opt.int_range(0, 10_000_000), default=2000,
+                   help="encoder training steps")
+    p.add_argument("--batch-size", type=opt.BATCH, default=256,
                    help="fresh samples per step")
     p.add_argument("--lr", type=opt.positive_float, default=1e-3, help="encoder Adam learning rate")
-    p.add_argument("--hidden", type=opt.int_list, default=[256, 256], help="encoder hidden widths")
-    p.add_argument("--n-eval", type=opt.positive_int, default=10000,
-                   help="fresh samples for the estimate (>= 2)")
+    p.add_argument("--hidden", type=opt.width_list, default=[256, 256],
+                   help="encoder hidden widths")
+    p.add_argument("--n-eval", type=opt.int_range(2, 10_000_000), default=10000,
+                   help="fresh samples for the estimate")
     opt.add_run(p, out=None, out_help="results folder for gilbo.json (default: print only)",
                 seeds=False)
 
@@ -47,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from njscc.io.results import make_result, write_result
     from njscc.training import find_checkpoint, load_model
 
-    if args.n_eval < 2:
-        raise ValueError(f"--n-eval must be >= 2, got {args.n_eval}")
     target = None
     if args.out:
         out = Path(args.out)
@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
             target = out
         else:
             target = out / "gilbo.json"
+    if target is not None:
+        from njscc.cli.commands._io import check_writable
+
+        check_writable(target, folder=False)
     path = find_checkpoint(args.checkpoint)
     model = load_model(path, map_location=args.device)
     torch.manual_seed(args.seed)

@@ -43,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("simulation")
     s.add_argument("--bits", type=opt.count, default=10_000_000,
                    help="bits per parameter value")
-    s.add_argument("--batch", type=opt.count, default=1_000_000, help="bits per chunk")
+    s.add_argument("--batch", type=opt.int_range(1, 1 << 26), default=1_000_000,
+                   help="bits per chunk (bounds the memory)")
     opt.add_seed(s)
     opt.add_device(s)
     opt.add_threads(s)
@@ -55,8 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("code mode (separation baselines)")
     c.add_argument("--code", default=None, metavar="NAME",
                    help="simulate a channel code over the channel (needs baselines.simulate)")
-    c.add_argument("--rate", type=opt.positive_float, default=None, help="code rate k/n")
-    c.add_argument("--k", type=opt.count, default=None, help="information bits per codeword")
+    c.add_argument("--rate", type=opt.float_range(0, 1, lo_open=True), default=None,
+                   help="code rate k/n")
+    c.add_argument("--k", type=opt.int_range(1, 1 << 20), default=None,
+                   help="information bits per codeword")
     c.add_argument("--max-bits", type=opt.count, default=None,
                    help="stop after this many information bits")
     c.add_argument("--min-errors", type=opt.count, default=None,
@@ -192,6 +195,10 @@ def _run_code(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from njscc.cli.commands._io import check_writable
+
+    if args.json:  # refuse an unwritable output before the simulation, not after it
+        check_writable(args.json, folder=False)
     if args.code is not None:
         return _run_code(args)
 
@@ -216,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not None:
             raise ValueError(f"--{flag.replace('_', '-')}: only used with --code")
     if args.sweep is not None and args.json:
-        raise ValueError("--json: only for a single --param; a sweep writes its JSON to --out")
+        raise ValueError("--json: only for a single --eps; a sweep writes its JSON to --out")
+    if args.sweep is not None:
+        check_writable(args.out, folder=True)
     device = torch.device(args.device)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     config = {"bits": args.bits, "batch": args.batch, "seed": args.seed,

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="use only the first N test examples for the per-epoch test distortion")
     m = p.add_argument_group("model and objective")
     m.add_argument("--model", default="necst_mlp", help="registered model (njscc list models)")
-    m.add_argument("--m", "--bits", type=opt.positive_int, default=None, dest="m",
+    m.add_argument("--m", "--bits", type=opt.CODE_BITS, default=None, dest="m",
                    help="latent size: code bits (NECST) or dimensions (VAE); default: the "
                    "model's. Under torchrun spell it --bits (torchrun rejects --m)")
     m.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="registered objective (default: the one for the model's latent)")
     m.add_argument("--objective-arg", action="append", default=[], metavar="KEY=JSON",
                    help='objective keyword argument, e.g. bound="upper" (repeatable)')
-    m.add_argument("--K", type=opt.positive_int, default=None, dest="K",
+    m.add_argument("--K", type=opt.SAMPLES, default=None, dest="K",
                    help="samples per input (the objective's n_samples; VIMCO default 5)")
     m.add_argument("--beta", type=opt.nonneg_float, default=None,
                    help="rate weight β of the objective (beta_vae: D + β·R; vib: CE + β·R)")
@@ -66,9 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--train-eps)")
     p.set_defaults(_channel_param="train_eps")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=opt.positive_int, default=10,
+    t.add_argument("--epochs", type=opt.EPOCHS, default=10,
                    help="total epochs (also when resuming)")
-    t.add_argument("--batch-size", type=opt.positive_int, default=100, help="global batch size")
+    t.add_argument("--batch-size", type=opt.BATCH, default=100, help="global batch size")
     t.add_argument("--lr", type=opt.positive_float, default=1e-3,
                    help="Adam learning rate (all optimisers)")
     t.add_argument("--l2", type=opt.nonneg_float, default=None,
@@ -174,6 +174,9 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
     model_entry = models.MODELS.entry(args.model)
     out = Path(args.out or f"runs/{dataset.replace(':', '_').replace('/', '_')}_"
                f"{model_entry.name}_{args.objective or 'default'}")
+    from njscc.cli.commands._io import check_writable
+
+    check_writable(out, folder=True)
     if (out / "checkpoints").exists() and not args.resume:
         raise FileExistsError(f"--out {out}: already has checkpoints; pass --resume to continue "
                               "or choose another --out")

@@ -24,21 +24,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist", choices=("mnist", "embedded"),
                    help="training/test digits ('embedded' needs no data dir)")
     p.add_argument("--betas", type=opt.float_list, default=[1e-3], help="comma-separated β values")
-    p.add_argument("--m", type=opt.positive_int, default=256, help="bottleneck size K")
-    p.add_argument("--hidden", type=opt.int_list, default=[1024, 1024],
+    p.add_argument("--m", type=opt.CODE_BITS, default=256, help="bottleneck size K")
+    p.add_argument("--hidden", type=opt.width_list, default=[1024, 1024],
                    help="encoder hidden widths")
-    p.add_argument("--epochs", type=opt.positive_int, default=1, help="epochs per model")
-    p.add_argument("--batch-size", type=opt.positive_int, default=100)
+    p.add_argument("--epochs", type=opt.EPOCHS, default=1, help="epochs per model")
+    p.add_argument("--batch-size", type=opt.BATCH, default=100)
     p.add_argument("--lr", type=opt.positive_float, default=1e-3)
-    p.add_argument("--train-samples", type=opt.positive_int, default=1,
+    p.add_argument("--train-samples", type=opt.SAMPLES, default=1,
                    help="posterior samples per input in training")
-    p.add_argument("--test-samples", type=opt.positive_int, default=12,
+    p.add_argument("--test-samples", type=opt.SAMPLES, default=12,
                    help="posterior samples averaged at test time (paper: 12)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the deterministic baseline (same MLP, β = 0)")
     p.add_argument("--ood", default="kodak,shuffled,noise",
                    help="OOD sets among kodak, shuffled, noise ('none' to skip)")
-    p.add_argument("--n-ood", type=opt.positive_int, default=2000, help="images per OOD set")
+    p.add_argument("--n-ood", type=opt.int_range(1, 1 << 20), default=2000,
+                   help="images per OOD set")
     p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="first N training images")
     p.add_argument("--test-size", type=opt.positive_int, default=None, help="first N test images")
