@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = [
-    "Deprecated", "add_channel", "add_checkpoint", "add_data", "add_device", "add_out",
+    "Deprecated", "Tracked", "add_channel", "add_checkpoint", "add_data", "add_device", "add_out",
     "add_quiet", "add_run", "add_seed", "add_seeds", "add_threads", "apply_common", "channel_spec",
     "BATCH", "CODE_BITS", "EPOCHS", "SAMPLES", "THREADS", "WIDTH", "count", "explicit",
     "finite_float", "float_list", "float_range", "int_list", "int_range", "name_list",
@@ -249,7 +249,7 @@ def explicit_set(namespace: argparse.Namespace, dest: str) -> None:
     namespace._explicit = given
 
 
-class _Track(argparse.Action):
+class Tracked(argparse.Action):
     """``store`` that remembers the option was given (see :func:`explicit`)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
@@ -282,7 +282,7 @@ def add_checkpoint(p: argparse.ArgumentParser, *, required: bool = True, multipl
         p.add_argument("--checkpoint", action=_TrackAppend, default=[],
                        help=what + " (repeatable)", **kw)
     else:
-        p.add_argument("--checkpoint", action=_Track, default=None, help=what, **kw)
+        p.add_argument("--checkpoint", action=Tracked, default=None, help=what, **kw)
     for flag in old:
         p.add_argument(flag, action=Deprecated, new="--checkpoint", default=[] if multiple
                        else None, dest="checkpoint")
@@ -293,29 +293,29 @@ def add_checkpoint(p: argparse.ArgumentParser, *, required: bool = True, multipl
 def add_out(p: argparse.ArgumentParser, default: str | None, help: str = "output folder"  # noqa: A002
             ) -> None:
     """``--out DIR`` (always a directory)."""
-    p.add_argument("--out", default=default, metavar="DIR", action=_Track, help=help)
+    p.add_argument("--out", default=default, metavar="DIR", action=Tracked, help=help)
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
     """``--device auto|cpu|cuda|cuda:N`` (default auto)."""
-    p.add_argument("--device", default="auto", metavar="DEVICE", action=_Track,
+    p.add_argument("--device", default="auto", metavar="DEVICE", action=Tracked,
                    help="auto (CUDA when available), cpu, cuda or cuda:N")
 
 
 def add_seed(p: argparse.ArgumentParser, help: str = "seed of every random draw"  # noqa: A002
              ) -> None:
-    p.add_argument("--seed", type=seed_value, default=0, action=_Track, help=help)
+    p.add_argument("--seed", type=seed_value, default=0, action=Tracked, help=help)
 
 
 def add_seeds(p: argparse.ArgumentParser) -> None:
     """``--seeds 0,1,2``: one run per seed, per-seed results and mean ± σ over seeds."""
-    p.add_argument("--seeds", type=seed_list, default=None, metavar="S,S,...", action=_Track,
+    p.add_argument("--seeds", type=seed_list, default=None, metavar="S,S,...", action=Tracked,
                    help="run once per seed (each in <out>/seed_<s>/); results hold the mean "
                    "and σ over seeds (overrides --seed)")
 
 
 def add_threads(p: argparse.ArgumentParser, default: int | None = None) -> None:
-    p.add_argument("--threads", type=THREADS, default=default, action=_Track,
+    p.add_argument("--threads", type=THREADS, default=default, action=Tracked,
                    help="torch intra-op threads (default: torch's choice)")
 
 
@@ -342,22 +342,22 @@ def add_channel(p: argparse.ArgumentParser, *, multiple: bool = False, default: 
     """
     names = "bsc, bec, z, awgn, ge"
     if multiple:
-        p.add_argument("--channel", type=name_list, default=name_list(default), action=_Track,
+        p.add_argument("--channel", type=name_list, default=name_list(default), action=Tracked,
                        metavar="NAME[,NAME]", help=f"channels: {names}")
     else:
         p.add_argument("--channel", type=channel_spec, default=channel_spec(default),
-                       action=_Track, metavar="NAME[:PARAM]", help=f"channel: {names}")
+                       action=Tracked, metavar="NAME[:PARAM]", help=f"channel: {names}")
     if old_channels:
         p.add_argument("--channels", action=Deprecated, new="--channel", dest="channel",
                        type=name_list)
     if eps is not None:
         if multiple if eps_list is None else eps_list:
             p.add_argument("--eps", type=float_list, default=float_list(eps) if eps else None,
-                           action=_Track, metavar="P[,P]",
+                           action=Tracked, metavar="P[,P]",
                            help=eps_help or "channel parameters (ε, or Es/N0 in dB for awgn)")
         else:
             p.add_argument("--eps", type=finite_float, default=float(eps) if eps else None,
-                           action=_Track, metavar="P",
+                           action=Tracked, metavar="P",
                            help=eps_help or "channel parameter (ε, or Es/N0 in dB for awgn)")
         if old_param:
             p.add_argument("--param", action=Deprecated, new="--eps", dest="eps",
@@ -365,7 +365,7 @@ def add_channel(p: argparse.ArgumentParser, *, multiple: bool = False, default: 
     if train_eps is not None:
         as_list = isinstance(train_eps, str)
         kind = float_list if as_list else finite_float
-        p.add_argument("--train-eps", type=kind, default=kind(str(train_eps)), action=_Track,
+        p.add_argument("--train-eps", type=kind, default=kind(str(train_eps)), action=Tracked,
                        metavar="P[,P]" if as_list else "P",
                        help=train_help or "channel parameter used in training")
         if old_train:
@@ -394,10 +394,10 @@ def add_run(p: argparse.ArgumentParser, *, out: str | None, out_help: str = "out
 def add_data(p: argparse.ArgumentParser, *, default: str | None = None, help: str = ""  # noqa: A002
              ) -> None:
     """``--dataset NAME|idx:DIR|images:DIR`` and ``--data-dir DIR``."""
-    p.add_argument("--dataset", default=default, action=_Track, metavar="NAME",
+    p.add_argument("--dataset", default=default, action=Tracked, metavar="NAME",
                    help=help or "dataset: a registered name (njscc list datasets), idx:DIR (any "
                    "MNIST-style IDX folder) or images:DIR")
-    p.add_argument("--data-dir", default=None, metavar="DIR", action=_Track,
+    p.add_argument("--data-dir", default=None, metavar="DIR", action=Tracked,
                    help="folder with the datasets (default: $NJSCC_DATA_DIR)")
 
 

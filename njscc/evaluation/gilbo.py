@@ -137,6 +137,9 @@ def codec_gilbo(codec: Any, *, x_mode: str = "mean", hidden: Sequence[int] = (25
     dev = next(codec.parameters()).device
     dtype = next(codec.parameters()).dtype
     in_dim = math.prod(codec.data_shape)
+    if not codec.reconstructs:
+        raise ValueError(f"GILBO needs a generator of data (a reconstruction decoder); "
+                         f"{codec.config.get('name') or type(codec).__name__} classifies")
     continuous = codec.latent.kind == "real"
     if continuous and not codec.variational:
         raise ValueError("GILBO of a real latent needs the codec's prior (a variational codec)")

@@ -64,7 +64,16 @@ class RateDistortionSweep(Study):
             raise ValueError(f"betas must be >= 0, got {list(self.betas)}")
         for name in ("m", "epochs", "batch_size", "necst_samples", "iwae_images"):
             check_positive_int(getattr(self, name), name)
+        from njscc.priors import PRIORS
+
+        PRIORS.canonical(self.prior)  # an unknown prior name, before any training
         necst_paths = [find_checkpoint(p) for p in self.necst]  # fail early on a bad path
+        for path in necst_paths:  # and on a checkpoint that is not a Bernoulli bit codec
+            m = load_model(path)
+            if m.latent.kind != "bits" or m.likelihood != "bernoulli":
+                raise ValueError(f"necst {path}: needs a Bernoulli-likelihood bit codec "
+                                 f"(njscc train --preset binarized_mnist), got {m.latent} with "
+                                 f"likelihood {m.likelihood!r}")
         t_all = time.perf_counter()
         train_x = load_dataset("binarized_mnist", "train", data_dir=self.data_dir).images
         test_x = load_dataset("binarized_mnist", "test", data_dir=self.data_dir).images
@@ -106,10 +115,6 @@ class RateDistortionSweep(Study):
             ch = run_info.get("channel") or {}
             name, param = ch.get("name", "bsc"), float(ch.get("train_param", 0.0))
             model = load_model(path, map_location=test_x.device)
-            if model.latent.kind != "bits" or model.likelihood != "bernoulli":
-                raise ValueError(f"necst {path}: needs a Bernoulli-likelihood bit codec "
-                                 f"(njscc train --preset binarized_mnist), got "
-                                 f"{model.latent} with likelihood {model.likelihood!r}")
             if log:
                 log(f"NECST {path}: {name} {param:g}")
             pt = {"run": str(path), "channel": name, "param": param,

@@ -379,3 +379,81 @@ def test_pack_bits_refuses_bad_bits() -> None:
     with pytest.raises(ValueError, match="values must be 0, 1"):
         pack_bits(np.array([[0, 2]]))
     assert opt.positive_int("3") == 3
+
+
+# --------------------------------------------------------------------------- semantic errors
+@pytest.fixture(scope="module")
+def zoo(run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A NECST run, a VAE and a VIB checkpoint, a bitstream and a few bad files."""
+    from njscc import models
+    from njscc.training import save_checkpoint
+
+    root = tmp_path_factory.mktemp("zoo")
+    torch.manual_seed(0)
+    save_checkpoint(root / "vae", models.get("vae_mlp", m=4, enc_hidden=[8], dec_hidden=[8]))
+    save_checkpoint(root / "vib", models.get("vib_mlp", m=4, enc_hidden=[8]))
+    np.savez(root / "in.npz", images=np.zeros((3, 28, 28), np.uint8))
+    assert main(["encode", str(root / "in.npz"), "-o", str(root / "x.njs"),
+                 "--checkpoint", str(run)]) == 0
+    (root / "notastream.njs").write_bytes(b"hello")
+    (root / "empty").mkdir()
+    return {"necst": run, "vae": root / "vae", "vib": root / "vib", "root": root}
+
+
+SEMANTIC = [
+    ["train", "--dataset", "nope"], ["train", "--dataset", "idx:/nonexistent"],
+    ["train", "--dataset", "images:{root}/empty"], ["train", "--preset", "embedded", "--model", "x"],
+    ["train", "--preset", "embedded", "--objective", "x"],
+    ["train", "--preset", "embedded", "--model-arg", "enc_hidden=-1"],
+    ["train", "--preset", "embedded", "--objective-arg", 'bound="sideways"'],
+    ["train", "--preset", "embedded", "--channel", "pigeon"],
+    ["train", "--preset", "embedded", "--train-eps", "2"],
+    ["train", "--preset", "embedded", "--channel", "ge", "--train-eps", "0.9"],
+    ["train", "--preset", "embedded", "--train-size", "10"],
+    ["train", "--preset", "embedded", "--model", "necst_conv"],
+    ["train", "--preset", "embedded", "--model", "vib", "--objective", "beta_vae"],
+    ["eval", "--checkpoint", "/nonexistent"], ["eval", "--checkpoint", "{necst}", "--dataset", "x"],
+    ["eval", "--checkpoint", "{necst}", "--eps", "2"],
+    ["eval", "--checkpoint", "{vae}", "--dataset", "embedded", "--code", "sample"],
+    ["eval", "--checkpoint", "{vib}", "--dataset", "embedded"], ["eval", "--checkpoint", "{vae}"],
+    ["encode", "{root}/missing.npz", "-o", "{root}/y.njs", "--checkpoint", "{necst}"],
+    ["encode", "{root}/empty", "-o", "{root}/y.njs", "--checkpoint", "{necst}"],
+    ["encode", "{root}/in.npz", "-o", "{root}/in.npz", "--checkpoint", "{necst}"],
+    ["encode", "{root}/in.npz", "-o", "{root}/y.njs", "--checkpoint", "{vae}"],
+    ["decode", "{root}/notastream.njs", "-o", "{root}/y.png", "--checkpoint", "{necst}"],
+    ["decode", "{root}/x.njs", "-o", "{root}/y.txt", "--checkpoint", "{necst}"],
+    ["decode", "{root}/x.njs", "-o", "{root}/y.png", "--checkpoint", "{vae}"],
+    ["transmit", "{root}/x.njs", "-o", "{root}/y.njs"],
+    ["transmit", "{root}/x.njs", "-o", "{root}/y.njs", "--eps", "2"],
+    ["transmit", "{root}/notastream.njs", "-o", "{root}/y.njs", "--eps", "0.1"],
+    ["simulate", "--channel", "nope", "--eps", "0.1"], ["simulate", "--sweep", "0:1:0"],
+    ["simulate", "--eps", "0.1", "--channel-arg", "colour=red"],
+    ["simulate", "--code", "nope", "--eps", "0.1"], ["simulate", "--eps", "0.1", "--rate", "0.5"],
+    ["compare", "--dataset", "cifar"], ["compare", "--channel", "awgn"],
+    ["compare", "--experiments", "nope"], ["compare", "--device", "cuda"],
+    ["compare", "--plots-only", "--out", "{root}/empty"],
+    ["compare", "--checkpoint", "{vae}", "--dataset", "mnist"],
+    ["bench", "--quick", "--checkpoint", "/nonexistent"],
+    ["rd-sweep", "--prior", "nope"], ["rd-sweep", "--checkpoint", "/nonexistent"],
+    ["rd-sweep", "--checkpoint", "{vae}"],
+    ["vib", "--ood", "nope"], ["vib", "--dataset", "embedded", "--betas", "-1"],
+    ["gilbo", "--checkpoint", "{vib}", "--steps", "1"],
+    ["downstream", "--checkpoint", "{vae}", "--dataset", "embedded"],
+    ["downstream", "--checkpoint", "{necst}", "--dataset", "embedded", "--eps", "2"],
+    ["experiment", "nope"], ["experiment", "demo", "--set", 'epochs="x"'],
+    ["experiment", "demo", "--set", "nonsense"], ["experiment", "demo", "--set", "eps=[2]"],
+    ["experiment", "demo", "--set", 'channels=["pigeon"]'],
+    ["experiment", "demo", "--plots-only", "--out", "{root}/empty"],
+    ["demo", "--channel", "pigeon"], ["demo", "--eps", "2"], ["demo", "--train-eps", "2"],
+]
+
+
+@pytest.mark.parametrize("argv", SEMANTIC, ids=[" ".join(a[:4]) for a in SEMANTIC])
+def test_semantic_errors_are_one_line_exit_2(argv: list[str], zoo: dict[str, Path],
+                                             monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.chdir(zoo["root"] / "empty")
+    argv = [a.format(**{k: str(v) for k, v in zoo.items()}) for a in argv]
+    before = sorted(os.listdir(zoo["root"]))
+    rc = main(argv)
+    _one_line_error(rc, capsys.readouterr().err, argv[0])
+    assert sorted(os.listdir(zoo["root"])) == before and not os.listdir(zoo["root"] / "empty")

@@ -28,9 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  "images:DIR")
     opt.add_channel(p, multiple=True, default="bsc,bec", eps="0,0.05,0.1,0.15,0.2",
                     old_channels=True)
-    p.add_argument("--draws", type=opt.int_range(1, 1000), default=1,
+    p.add_argument("--draws", type=opt.int_range(1, 1000), default=1, action=opt.Tracked,
                    help="channel draws per test image")
-    p.add_argument("--code", default="hard", choices=("hard", "sample"),
+    p.add_argument("--code", default="hard", choices=("hard", "sample"), action=opt.Tracked,
                    help="hard: most probable code (deployed encoder); sample: code drawn from "
                    "q(y|x) per draw (the official NECST test protocol)")
     p.add_argument("--n-images", type=opt.int_range(1, 1024), default=8,
@@ -50,17 +50,12 @@ def _default_out(checkpoint: str, ck_path: Path) -> Path:
 
 
 def _dataset(args: argparse.Namespace, run_info: dict[str, Any], ck_path: Path) -> str:
-    import sys
-
     trained = run_info.get("dataset")
     if args.dataset is None:
         if trained is None:
             raise ValueError(f"--dataset is required: {ck_path} does not say which data it was "
                              "trained on")
         return trained
-    if trained is not None and args.dataset != trained:
-        print(f"njscc eval: warning: evaluating on {args.dataset!r}, the model was trained on "
-              f"{trained!r}", file=sys.stderr)
     return args.dataset
 
 
@@ -88,6 +83,12 @@ def evaluate_one(args: argparse.Namespace, checkpoint: str, out: Path, seed: int
     if tuple(test.images.shape[1:]) != tuple(model.data_shape):
         raise ValueError(f"--dataset {dataset}: images are {tuple(test.images.shape[1:])}, "
                          f"the model expects {tuple(model.data_shape)}")
+    trained = run_info.get("dataset")
+    if trained is not None and dataset != trained:
+        import sys
+
+        print(f"njscc eval: warning: evaluating on {dataset!r}, the model was trained on "
+              f"{trained!r}", file=sys.stderr)
     x = test.images.to(args.device)
     cfg = {"checkpoint": str(ck_path), "seed": seed, "split": "test", "run": run_info}
 

@@ -96,13 +96,13 @@ class CompareStudy(Study):
             decoder=self.decoder, rd_eps=self.rd_eps,
             cliff_design_eps=tuple(self.cliff_design_eps), cliff_eps=tuple(self.cliff_eps),
             cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps), seed=self.seed)
+        necst = [load_necst(p) for p in self.checkpoints]  # checked before any data is read
         data = load_compare_data(self.dataset, self.data_dir, self.n_images or dflt["n_images"],
                                  seed=self.seed)
         if log:
             log(data["description"])
 
         # NECST models: explicit checkpoints, else the default-named runs (trained on request)
-        necst = [load_necst(p) for p in self.checkpoints]
         if not self.checkpoints:
             for ch in self.channels:
                 for m in [m_main, *[x for x in m_sweep if x != m_main]]:

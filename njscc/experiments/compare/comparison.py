@@ -201,15 +201,15 @@ def load_necst(path: str | Path) -> NecstModel:
     from njscc.training.checkpoint import find_checkpoint, load_checkpoint, load_model
 
     ck = find_checkpoint(path)
-    extra = load_checkpoint(ck).extra if ck.is_dir() else {}
-    run = extra.get("run", {})
-    ch = run.get("channel", {})
-    if "name" not in ch or "train_param" not in ch:
-        raise ValueError(f"checkpoint {path}: no training channel in its run info")
     model = load_model(ck)
     if model.latent.kind != "bits":
         raise ValueError(f"checkpoint {path}: {model.config['name']} has a {model.latent} latent, "
                          "not the bits of a NECST codec")
+    extra = load_checkpoint(ck).extra if ck.is_dir() else {}
+    run = extra.get("run", {})
+    ch = run.get("channel") or {}
+    if "name" not in ch or "train_param" not in ch:
+        raise ValueError(f"checkpoint {path}: no training channel in its run info")
     return NecstModel(model=model, m=int(model.m), channel=str(ch["name"]),
                       train_eps=float(ch["train_param"]), path=str(path),
                       epochs=extra.get("epoch"), dataset=run.get("dataset"))
