@@ -402,7 +402,8 @@ def zoo(run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 SEMANTIC = [
     ["train", "--dataset", "nope"], ["train", "--dataset", "idx:/nonexistent"],
-    ["train", "--dataset", "images:{root}/empty"], ["train", "--preset", "embedded", "--model", "x"],
+    ["train", "--dataset", "images:{root}/empty"],
+    ["train", "--preset", "embedded", "--model", "x"],
     ["train", "--preset", "embedded", "--objective", "x"],
     ["train", "--preset", "embedded", "--model-arg", "enc_hidden=-1"],
     ["train", "--preset", "embedded", "--objective-arg", 'bound="sideways"'],
