@@ -13,6 +13,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from njscc._omp import apply_wait_policy
+
+# OpenMP reads OMP_WAIT_POLICY when torch loads: decide it now, before any torch import, so
+# the Python API gets the CLI's behaviour on a busy machine (see njscc._omp)
+apply_wait_policy()
+
 __version__ = "0.1.0"
 
 __all__ = ["LatentCodec", "__version__", "decode", "encode", "load_model", "models", "transmit"]

@@ -31,8 +31,8 @@ from channels.base import ERASED, BinaryChannel
 from njscc.nn.likelihoods import log_likelihood, units
 from njscc.registry import Configurable
 
-__all__ = ["LATENT_KINDS", "EncoderDecoderCodec", "LatentCodec", "LatentSpec", "Support",
-           "decoder_input", "encoder_decoder_groups", "sample_channel"]
+__all__ = ["DECODER_INPUTS", "LATENT_KINDS", "EncoderDecoderCodec", "LatentCodec", "LatentSpec",
+           "Support", "decoder_input", "encoder_decoder_groups", "sample_channel"]
 
 #: the kinds of latent a codec may declare
 LATENT_KINDS = ("bits", "real", "categorical", "hierarchical")
@@ -148,10 +148,20 @@ class Support:
         return cls(False, reason)
 
 
-def decoder_input(y: Tensor) -> Tensor:
-    """Received symbols {0, 1, ERASED} → bipolar float features {−1, +1, 0}. Shape kept."""
+#: how a decoder sees received symbols: ``bipolar`` {−1, +1, 0 erased} (njscc's default, one
+#: decoder for BSC and BEC) or ``binary`` {0, 1, ½ erased} (the official NECST code's input)
+DECODER_INPUTS = ("bipolar", "binary")
+
+
+def decoder_input(y: Tensor, mode: str = "bipolar") -> Tensor:
+    """Received symbols {0, 1, ERASED} → decoder features, shape kept: ``bipolar`` gives
+    {−1, +1, 0}, ``binary`` gives {0, 1, 0.5} (see :data:`DECODER_INPUTS`)."""
     y = y.to(torch.get_default_dtype()) if not y.is_floating_point() else y
-    return (2.0 * y - 1.0) * (y != ERASED)
+    if mode == "bipolar":
+        return (2.0 * y - 1.0) * (y != ERASED)
+    if mode == "binary":
+        return torch.where(y == ERASED, 0.5, y)
+    raise ValueError(f"decoder_input: expected one of {', '.join(DECODER_INPUTS)}, got {mode!r}")
 
 
 def sample_channel(

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+from njscc._omp import apply_wait_policy
 
 __all__ = ["COMMANDS", "main"]
 
@@ -52,26 +53,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _openmp_wait_policy() -> None:
-    """Let idle OpenMP threads sleep (``OMP_WAIT_POLICY=PASSIVE``) when the machine is busy.
-
-    OpenMP's default *active* waiting is fastest on idle cores (one MNIST training step with 2
-    threads: 23 ms active vs 36 ms passive), but on a machine already loaded by other jobs the
-    spinning threads fight them (0.55 s vs 0.17 s per step measured at load 5 on 2 cores). So
-    the policy follows the load when the CLI starts; an ``OMP_WAIT_POLICY`` set by the user is
-    never changed. Must run before torch is imported.
-    """
-    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
-        return
-    try:
-        load = os.getloadavg()[0]
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    except OSError:
-        return
-    if load >= 0.75 * (cpus or 1):
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-
-
 def _build_parser() -> argparse.ArgumentParser:
     from njscc import __version__
 
@@ -102,7 +83,7 @@ def _message(e: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``njscc`` console script; returns the exit code."""
-    _openmp_wait_policy()
+    apply_wait_policy()  # before torch is imported (see njscc._omp)
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

@@ -345,6 +345,40 @@ def _load_kodak(split: str = "test", data_dir: str | os.PathLike[str] | None = N
                         generator=generator, resize=resize, name="kodak", split=split)
 
 
+#: crops per split of ``kodak_grey`` and the images they come from (1-based kodim numbers)
+KODAK_GREY = {"train": (60000, range(1, 21), 20241), "test": (10000, range(21, 25), 20242)}
+
+
+@dataset("kodak_grey", DatasetInfo(
+    "Kodak as grey 28x28 crops: 60000 train (kodim01-20) / 10000 test (kodim21-24), seeded; "
+    "labels = source image"))
+def _load_kodak_grey(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+                     valid_size: int = 0, seed: int = 0) -> ImageDataset:
+    """Grey-level natural-image patches: seeded uniform 28×28 crops of the Kodak images
+    (train and test from different photographs), pixel values k/255 like MNIST's."""
+    from njscc.data.images import _as_chw, random_crops, read_image
+
+    root = resolve_data_dir(data_dir)
+    _check_split("kodak_grey", split, SPLITS)
+    src = "test" if split == "test" else "train"
+    n, numbers, crop_seed = KODAK_GREY[src]
+    files = [root / "kodak" / f"kodim{i:02d}.png" for i in numbers]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"kodak_grey: expected file {missing[0]} (not found); "
+                                f"{_LAYOUT_HINT}")
+    images = [_as_chw(read_image(f, "L"), i) for i, f in enumerate(files)]
+    crops, source, _ = random_crops(images, 28, n, torch.Generator().manual_seed(crop_seed))
+    labels = source + (numbers[0] - 1)
+    rows = None if src == "test" else _with_holdout("kodak_grey", split, valid_size, seed, n)
+    meta: dict[str, Any] = {"files": [str(f) for f in files], "crop_seed": crop_seed}
+    if rows is not None:
+        crops, labels = crops[rows], labels[rows]
+        meta.update(indices=rows, valid_size=valid_size, seed=seed)
+    return ImageDataset(crops.contiguous(), labels, name="kodak_grey", split=split, meta=meta,
+                        validate=False)
+
+
 @dataset("adult", DatasetInfo("UCI Adult census income, tabular 32561 / 16281 (x, labels = "
                               "income, sensitive = sex or race)",
                               fields=("x", "labels", "sensitive", "sex", "race"),
@@ -410,6 +444,25 @@ def _scheme(name: str) -> tuple[str, str] | None:
     return None
 
 
+def _first_holdout(name: str, split: str, data_dir: str | os.PathLike[str] | None,
+                   valid_size: int, seed: int, options: dict[str, Any]) -> ImageDataset:
+    """``split`` of ``name`` with the *first* ``valid_size`` training examples as validation."""
+    full = load_dataset(name, "train", data_dir, seed=seed, **options)
+    if not isinstance(full, ImageDataset):
+        raise ValueError(f"{name}: valid_split='first' is for image datasets")
+    n = len(full)
+    if not 0 < valid_size < n:
+        raise ValueError(f"valid_size must be in 1..{n - 1} (the training set has {n} items), "
+                         f"got {valid_size}")
+    rows = torch.arange(valid_size) if split == "valid" else torch.arange(valid_size, n)
+    ds = full.subset(rows)
+    ds.split = split
+    ds.meta = {**full.meta, "indices": rows, "valid_size": valid_size, "valid_split": "first"}
+    ds.config = {"name": name, "kwargs": {"split": split, "valid_size": valid_size,
+                                          "valid_split": "first", **options}}
+    return ds
+
+
 def dataset_info(name: str) -> DatasetInfo:
     """The :class:`DatasetInfo` of a dataset name or ``idx:``/``images:`` spec, without
     loading it."""
@@ -426,7 +479,8 @@ def dataset_info(name: str) -> DatasetInfo:
 
 def load_dataset(name: str, split: str = "train",
                  data_dir: str | os.PathLike[str] | None = None, *, valid_size: int = 0,
-                 seed: int = 0, **options: Any) -> ImageDataset | TabularDataset:
+                 seed: int = 0, valid_split: str = "random", **options: Any
+                 ) -> ImageDataset | TabularDataset:
     """Load one split of a dataset into memory.
 
     Args:
@@ -437,6 +491,9 @@ def load_dataset(name: str, split: str = "train",
             ``valid_size=N`` holds out N training examples (``torch.randperm`` seeded with
             ``seed``), and ``"train"`` then excludes them. Binarized MNIST has its own three
             files; Kodak only ``"test"``.
+        valid_split: how ``valid_size`` examples are held out: ``"random"`` (a seeded random
+            subset, the default) or ``"first"`` (the first N training examples, the rest in
+            order — what the official NECST code's MNIST converter does).
         data_dir: the data directory (CLI ``--data-dir``); ``None`` -> ``$NJSCC_DATA_DIR``.
             Unused for ``"embedded"``, ``idx:`` and ``images:``.
         options: dataset options, e.g. Kodak: ``patch_size`` (64), ``stride``, ``num_crops`` +
@@ -457,6 +514,10 @@ def load_dataset(name: str, split: str = "train",
         raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
     if isinstance(valid_size, bool) or not isinstance(valid_size, int) or valid_size < 0:
         raise ValueError(f"valid_size must be an int >= 0, got {valid_size!r}")
+    if valid_split not in ("random", "first"):
+        raise ValueError(f"valid_split: expected 'random' or 'first', got {valid_split!r}")
+    if valid_split == "first" and valid_size and split in ("train", "valid"):
+        return _first_holdout(name, split, data_dir, valid_size, seed, options)
     sch = _scheme(name)
     if sch is not None:
         if options:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
-__all__ = ["MODELS", "VAEMLP", "VIBMLP", "NecstConv", "NecstMLP", "available", "get", "register"]
+__all__ = ["MODELS", "VAEMLP", "VIBMLP", "NecstConv", "NecstMLP", "NecstMLPTF", "available", "get",
+           "register"]
 
 #: the model registry (entry-point group ``njscc.models``)
 MODELS: Registry[LatentCodec] = Registry("model", "njscc.models", base=LatentCodec)
@@ -34,6 +35,6 @@ get = MODELS.get
 
 # Registered architectures (imported for their @register side effect).
 from njscc.models.necst.conv import NecstConv  # noqa: E402
-from njscc.models.necst.mlp import NecstMLP  # noqa: E402
+from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402
 from njscc.models.vae.mlp import VAEMLP  # noqa: E402
 from njscc.models.vib.mlp import VIBMLP  # noqa: E402

@@ -37,6 +37,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,12 +47,13 @@ import torch
 from torch import Tensor, nn
 
 from channels.base import BinaryChannel
+from njscc._omp import LOADED_PER_CORE, _load_per_core, wait_policy_state
 from njscc.data.batch import Batch, as_batch
 from njscc.io.results import atomic_write_text
 from njscc.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from njscc.training.distributed import DistInfo
 from njscc.training.seeds import mix_seed
-from njscc.validation import LIMITS, check_int, check_number, check_positive_int
+from njscc.validation import LIMITS, check_choice, check_int, check_number, check_positive_int
 
 __all__ = ["CSV_COLUMNS", "TrainConfig", "Trainer", "format_row"]
 
@@ -73,6 +75,9 @@ class TrainConfig:
     progress_every: int = 25     # steps between progress-bar refreshes (the only syncs)
     max_seconds: float | None = None  # stop (checkpoint, resumable) once fit() has run this long
     max_steps: int | None = None      # stop (checkpoint, resumable) after this many steps in all
+    shuffle: str = "examples"    # "examples": a fresh permutation; "batches": fixed consecutive
+    #                              batches in a fresh order (the official NECST code's tf.data)
+    keep_epochs: tuple[int, ...] = ()  # also keep the checkpoint of these epochs (epoch_<e>)
 
     def __post_init__(self) -> None:
         self.epochs = check_positive_int(self.epochs, "epochs", max=1 << 20)
@@ -87,6 +92,26 @@ class TrainConfig:
                                             min_open=True, finite=False)
         if self.max_steps is not None:
             self.max_steps = check_positive_int(self.max_steps, "max_steps")
+        self.shuffle = check_choice(self.shuffle, "shuffle", ("examples", "batches"))
+        self.keep_epochs = tuple(check_positive_int(e, "keep_epochs") for e in self.keep_epochs)
+
+
+def _warn_busy_spinning(device: torch.device) -> None:
+    """Warn once when threads will spin-wait on a busy machine (torch imported before njscc,
+    so ``OMP_WAIT_POLICY`` could not be chosen; see ``njscc._omp``)."""
+    if device.type != "cpu" or torch.get_num_threads() == 1 or _WARNED:
+        return
+    load = _load_per_core()
+    if wait_policy_state() == "too-late" and load is not None and load >= LOADED_PER_CORE:
+        _WARNED.append(True)
+        warnings.warn(
+            f"the machine is busy (load {load:.2f} per core) and torch was imported before "
+            "njscc, so OpenMP threads spin while waiting (up to 7x slower steps); set "
+            "OMP_WAIT_POLICY=PASSIVE before importing torch, import njscc first, or call "
+            "torch.set_num_threads(1)", RuntimeWarning, stacklevel=3)
+
+
+_WARNED: list[bool] = []
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -171,6 +196,7 @@ class Trainer:
         self.run_info = dict(run_info or {})
         self.quiet = quiet
         self.on_epoch = on_epoch
+        _warn_busy_spinning(self.device)
 
         # one Adam per parameter group the codec declares (NECST: encoder φ, decoder θ, as in
         # the reference), plus one for the objective's own parameters
@@ -206,9 +232,14 @@ class Trainer:
         return len(self.train_data) // self.cfg.batch_size  # the last partial batch is dropped
 
     def epoch_order(self, epoch: int) -> Tensor:
-        """The shuffle of epoch ``epoch``: a permutation of the training set, a pure function of
-        ``(seed, epoch)``. Shape ``[N]``, int64, on the CPU."""
+        """The shuffle of epoch ``epoch``, a pure function of ``(seed, epoch)``: a permutation of
+        the training set (``shuffle="examples"``) or the fixed consecutive batches in a random
+        order (``"batches"``, the last partial batch dropped). Shape ``[N]``, int64, CPU."""
         g = torch.Generator().manual_seed(mix_seed(self.cfg.seed, epoch))
+        if self.cfg.shuffle == "batches":
+            b = self.cfg.batch_size
+            batches = torch.randperm(self.steps_per_epoch, generator=g)
+            return (batches.unsqueeze(1) * b + torch.arange(b)).reshape(-1)
         return torch.randperm(len(self.train_data), generator=g)
 
     def batch_indices(self, order: Tensor, step: int) -> Tensor:
@@ -303,6 +334,8 @@ class Trainer:
                 row = self._end_epoch()
                 if self.dist.is_main and self.out_dir is not None:
                     self.save()
+                    if self.epoch in self.cfg.keep_epochs:
+                        self.keep(self.epoch)
                     self._write_logs()
                 if self.on_epoch is not None and self.dist.is_main:
                     self.on_epoch(row)
@@ -446,6 +479,15 @@ class Trainer:
         ck = self.out_dir / "checkpoints"
         return save_checkpoint(ck / "last", self.model, optimizer_states=self.optimizers,
                                extra=self.state_extra(), previous=ck / "prev")
+
+    def keep(self, epoch: int) -> Path:
+        """A copy of the current checkpoint as ``<out>/checkpoints/epoch_<epoch>``."""
+        if self.out_dir is None:
+            raise ValueError("Trainer.keep: no out_dir")
+        ck = self.out_dir / "checkpoints"
+        return save_checkpoint(ck / f"epoch_{epoch}", self.model, extra={
+            "epoch": self.epoch, "global_step": self.global_step, "run": self.run_info,
+            "history": self.history, "train_config": asdict(self.cfg)})
 
     def resume(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Restore weights, optimisers, counters, RNG states and history from the last good

@@ -228,3 +228,18 @@ def test_image_dataset_contract():
         ImageDataset(x, torch.arange(3))
     with pytest.raises(TypeError, match="labels"):
         ImageDataset(x, torch.arange(4, dtype=torch.int32))
+
+
+def test_kodak_grey_crops(data_dir):
+    """60 000 / 10 000 seeded 28×28 grey crops, train and test from different photographs,
+    pixel values k/255, the same on every load."""
+    train = load_dataset("kodak_grey", "train", data_dir)
+    test = load_dataset("kodak_grey", "test", data_dir)
+    assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
+    assert set(train.labels.unique().tolist()) == set(range(20))
+    assert set(test.labels.unique().tolist()) == {20, 21, 22, 23}
+    k = train.images[:500] * 255
+    assert torch.equal(k, k.round()) and 0 <= float(k.min()) and float(k.max()) <= 255
+    assert torch.equal(load_dataset("kodak_grey", "test", data_dir).images, test.images)
+    first = load_dataset("kodak_grey", "train", data_dir, valid_size=10000, valid_split="first")
+    assert torch.equal(first.images, train.images[10000:])

@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="channel draws per test image")
     p.add_argument("--code", default="hard", choices=("hard", "sample"), action=opt.Tracked,
                    help="hard: most probable code (deployed encoder); sample: code drawn from "
-                   "q(y|x) per draw (the official NECST test protocol)")
+                   "q(y|x) per draw (the official NECST test protocol; the default for runs "
+                   "of --recipe official)")
     p.add_argument("--n-images", type=opt.int_range(1, 1024), default=8,
                    help="images in the reconstruction grid")
     p.add_argument("--iwae-k", type=opt.int_range(0, 100_000), default=100,
@@ -90,13 +91,16 @@ def evaluate_one(args: argparse.Namespace, checkpoint: str, out: Path, seed: int
         print(f"njscc eval: warning: evaluating on {dataset!r}, the model was trained on "
               f"{trained!r}", file=sys.stderr)
     x = test.images.to(args.device)
+    # the test protocol: --code if given, else the run's recipe's (official: sampled codes)
+    code = args.code if opt.explicit(args, "code") else \
+        (run_info.get("recipe") or {}).get("eval_code", "hard")
     cfg = {"checkpoint": str(ck_path), "seed": seed, "split": "test", "run": run_info}
 
     if model.latent.sendable and model.reconstructs:
         sweep = evaluate_sweep(model, x, args.channel, args.eps, n_draws=args.draws, seed=seed,
-                               code=args.code)
+                               code=code)
         results = sweep_results(sweep, model=model, dataset=dataset, device=args.device,
-                                config={**cfg, "code": args.code})
+                                config={**cfg, "code": code})
         results = {f"eval_{c}": r for c, r in results.items()}
         for stem, r in results.items():
             write_result(out / f"{stem}.json", r)

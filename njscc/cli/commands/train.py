@@ -39,13 +39,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     opt.add_data(g)
     g.add_argument("--preset", default=None, metavar="NAME",
-                   help=f"recipe of defaults (dataset + likelihood): {', '.join(PRESETS)}")
+                   help=f"recipe of data defaults (dataset + likelihood): {', '.join(PRESETS)}")
+    g.add_argument("--valid-size", type=opt.nonneg_int, default=None, action=opt.Tracked,
+                   help="hold out N training examples for validation (train on the rest)")
+    g.add_argument("--valid-split", default=None, choices=("random", "first"),
+                   action=opt.Tracked,
+                   help="which N: a seeded random subset, or the first N (the official code's)")
     g.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="use only the first N training examples (quick runs)")
     g.add_argument("--test-size", type=opt.positive_int, default=None,
                    help="use only the first N test examples for the per-epoch test distortion")
     m = p.add_argument_group("model and objective")
-    m.add_argument("--model", default="necst_mlp", help="registered model (njscc list models)")
+    m.add_argument("--recipe", default="default", metavar="NAME",
+                   help="training recipe: default, or official (the official TF NECST code as "
+                   "it is); explicit flags win over it")
+    m.add_argument("--model", default="necst_mlp", action=opt.Tracked,
+                   help="registered model (njscc list models)")
     m.add_argument("--m", "--bits", type=opt.CODE_BITS, default=None, dest="m",
                    help="latent size: code bits (NECST) or dimensions (VAE); default: the "
                    "model's. Under torchrun spell it --bits (torchrun rejects --m)")
@@ -80,6 +89,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop (resumable) once this much training time has passed")
     t.add_argument("--max-steps", type=opt.positive_int, default=None,
                    help="stop (resumable) after this many optimisation steps in all")
+    t.add_argument("--shuffle", default=None, choices=("examples", "batches"), action=opt.Tracked,
+                   help="examples: a fresh permutation every epoch; batches: fixed consecutive "
+                   "batches in a fresh order (the official code's)")
+    t.add_argument("--keep-epochs", type=opt._list(opt.EPOCHS, "epochs"), default=[],
+                   help="also keep the checkpoints of these epochs (checkpoints/epoch_<e>)")
     t.add_argument("--resume", action="store_true",
                    help="continue from the last good checkpoint in --out")
     opt.add_run(p, out=None, out_help="run directory (default runs/<dataset>_<model>_<objective>)",
@@ -106,8 +120,8 @@ def _recipe(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _model_kwargs(args: argparse.Namespace, entry: Any, recipe: dict[str, Any],
-                  data_shape: list[int]) -> dict[str, Any]:
-    kwargs = opt.parse_kv(args.model_arg, "--model-arg")
+                  data_shape: list[int], defaults: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {**defaults, **opt.parse_kv(args.model_arg, "--model-arg")}
     if args.m is not None:
         if not entry.accepts("m"):
             raise ValueError(f"--m: model {entry.name!r} has no argument 'm'")
@@ -130,8 +144,9 @@ def _model_kwargs(args: argparse.Namespace, entry: Any, recipe: dict[str, Any],
     return kwargs
 
 
-def _objective_kwargs(args: argparse.Namespace, entry: Any) -> dict[str, Any]:
-    kwargs = opt.parse_kv(args.objective_arg, "--objective-arg")
+def _objective_kwargs(args: argparse.Namespace, entry: Any, defaults: dict[str, Any]
+                      ) -> dict[str, Any]:
+    kwargs = {**defaults, **opt.parse_kv(args.objective_arg, "--objective-arg")}
     for flag, key, value in (("--K", "n_samples", args.K), ("--beta", "beta", args.beta)):
         if value is None:
             continue
@@ -166,35 +181,48 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
 
     import channels
     from njscc import models, objectives
+    from njscc.cli.commands._io import check_writable
     from njscc.data import load_dataset
     from njscc.training import TrainConfig, Trainer, distributed_context, format_row
+    from njscc.training.recipes import RECIPES
 
     recipe = _recipe(args)
     dataset, info = recipe["dataset"], recipe["info"]
-    model_entry = models.MODELS.entry(args.model)
+    bundle = RECIPES.get(args.recipe)  # explicit flags win over the recipe below
+    model_name = args.model if opt.explicit(args, "model") or bundle.model is None else \
+        bundle.model
+    model_entry = models.MODELS.entry(model_name)
+    # a recipe's hold-out applies to datasets without a validation split of their own
+    valid_size = args.valid_size if args.valid_size is not None else \
+        (0 if "valid" in info.splits else bundle.valid_size)
+    valid_split = args.valid_split or bundle.valid_split
+    shuffle = args.shuffle or bundle.train.get("shuffle", "examples")
     out = Path(args.out or f"runs/{dataset.replace(':', '_').replace('/', '_')}_"
-               f"{model_entry.name}_{args.objective or 'default'}")
-    from njscc.cli.commands._io import check_writable
-
+               f"{model_entry.name}_{args.objective or bundle.objective or 'default'}")
     check_writable(out, folder=True)
     if (out / "checkpoints").exists() and not args.resume:
         raise FileExistsError(f"--out {out}: already has checkpoints; pass --resume to continue "
                               "or choose another --out")
 
-    train_ds = load_dataset(dataset, "train", data_dir=args.data_dir)
+    split_args = {"valid_size": valid_size, "valid_split": valid_split} if valid_size else {}
+    train_ds = load_dataset(dataset, "train", data_dir=args.data_dir, **split_args)
     test_ds = load_dataset(dataset, "test", data_dir=args.data_dir) if "test" in info.splits \
         else None
     train_data = train_ds.batch()[:args.train_size]
     test_data = test_ds.batch()[:args.test_size] if test_ds is not None else None
-    model_kwargs = _model_kwargs(args, model_entry, recipe, list(train_data.x.shape[1:]))
+    model_kwargs = _model_kwargs(args, model_entry, recipe, list(train_data.x.shape[1:]),
+                                 dict(bundle.model_args) if model_entry.name == bundle.model
+                                 else {})
 
     with distributed_context(args.device) as (dist_info, device):
         torch.manual_seed(args.seed)  # model initialisation
         model = models.get(model_entry.name, **model_kwargs)
-        obj_name = objectives.OBJECTIVES.canonical(args.objective) if args.objective else \
+        wanted = args.objective or bundle.objective
+        obj_name = objectives.OBJECTIVES.canonical(wanted) if wanted else \
             objectives.default_for(model)
         obj_entry = objectives.OBJECTIVES.entry(obj_name)
-        obj_kwargs = _objective_kwargs(args, obj_entry)
+        obj_kwargs = _objective_kwargs(args, obj_entry, dict(bundle.objective_args)
+                                       if obj_name == bundle.objective else {})
         try:
             objective = objectives.get(obj_name, **obj_kwargs)
         except (TypeError, ValueError):
@@ -226,8 +254,11 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           encoder_l2=l2, seed=args.seed, test_every=args.test_every,
                           max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
-                          max_steps=args.max_steps)
+                          max_steps=args.max_steps, shuffle=shuffle,
+                          keep_epochs=tuple(args.keep_epochs))
         run_info = {"preset": args.preset, "dataset": dataset,
+                    "recipe": {"name": RECIPES.canonical(args.recipe), **bundle.as_dict()},
+                    "valid": {"size": valid_size, "split": valid_split} if valid_size else None,
                     "dataset_config": getattr(train_ds, "config", None),
                     "channel": channel_info,
                     "objective": {"name": obj_name, "kwargs": dict(objective.config["kwargs"])},

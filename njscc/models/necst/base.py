@@ -29,6 +29,9 @@ class NecstCodec(EncoderDecoderCodec):
     Parameter groups (one Adam each, as in the reference): ``encoder`` and ``decoder``.
     """
 
+    #: how the decoder sees received symbols (:data:`njscc.codec.DECODER_INPUTS`)
+    decoder_input_mode: str = "bipolar"
+
     def __init__(self, m: int, data_shape: Sequence[int], likelihood: str) -> None:
         super().__init__()
         self.m = check_positive_int(m, "m", max=LIMITS["code_bits"])
@@ -49,7 +52,7 @@ class NecstCodec(EncoderDecoderCodec):
         """
         if y.shape[-1] != self.m:
             raise ValueError(f"y must have last dim m={self.m}, got shape {list(y.shape)}")
-        h = decoder_input(y)
+        h = decoder_input(y, self.decoder_input_mode)
         lead = h.shape[:-1]
         out = self.decoder(h.reshape(-1, self.m))
         return out.reshape(*lead, *self.data_shape)

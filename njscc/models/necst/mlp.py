@@ -8,8 +8,10 @@ Reference MNIST architecture (the defaults)::
 The decoder's last layer gives pixel logits; ``reconstruct`` applies the sigmoid (the official
 decoder ends in a sigmoid). The official code uses TF's ``leaky_relu`` (slope 0.2) in both
 encoder and decoder, no biases in the decoder or the last encoder layer, and Glorot-uniform
-initialisation, which we copy. (Its encoder's hidden layer has a bias; ``bias=False`` here drops
-all biases; pass ``bias=True`` to put a bias on every layer.)
+initialisation, which we copy. Two things differ in ``necst_mlp``: its encoder's hidden layers
+have no bias (``bias=True`` puts one on every layer) and its decoder sees the received bits as
+±1. :class:`NecstMLPTF` (``necst_mlp_tf``) is the official layout, switch by switch
+(``enc_bias``, ``dec_bias``, ``decoder_input``), for parity runs and ablations.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from njscc.codec import DECODER_INPUTS
 from njscc.models import register
 from njscc.models.necst.base import NecstCodec
 from njscc.nn.mlp import glorot_init, mlp
-from njscc.validation import LIMITS, check_bool, check_int_tuple, check_number
+from njscc.validation import LIMITS, check_bool, check_choice, check_int_tuple, check_number
 
-__all__ = ["NecstMLP"]
+__all__ = ["NecstMLP", "NecstMLPTF"]
 
 
 @register("necst_mlp")
@@ -59,10 +62,56 @@ class NecstMLP(NecstCodec):
         super().__init__(m, data_shape, likelihood)
         enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
         dec = check_int_tuple(dec_hidden, "dec_hidden", allow_empty=True, max=LIMITS["hidden"])
-        slope = check_number(negative_slope, "negative_slope", min=0, max=1, max_open=True)
         check_bool(bias, "bias")
-        act = {"activation": "leaky_relu", "negative_slope": slope, "bias": bias}
-        self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, self.m), **act))
-        self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim), **act))
+        self._build(enc, dec, negative_slope, [bias] * (len(enc) + 1), [bias] * (len(dec) + 1))
+        self._add_scale(init_scale)
+
+    def _build(self, enc: tuple[int, ...], dec: tuple[int, ...], negative_slope: float,
+               enc_bias: list[bool], dec_bias: list[bool]) -> None:
+        slope = check_number(negative_slope, "negative_slope", min=0, max=1, max_open=True)
+        act = {"activation": "leaky_relu", "negative_slope": slope}
+        self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, self.m),
+                                                        bias=enc_bias, **act))
+        self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim), bias=dec_bias, **act))
         glorot_init(self)
+
+
+@register("necst_mlp_tf")
+class NecstMLPTF(NecstMLP):
+    """NECST MLP laid out as the official TF code (ermongroup/necst), one switch per difference.
+
+    Args:
+        m, data_shape, enc_hidden, dec_hidden, likelihood, negative_slope, init_scale: as
+            :class:`NecstMLP`.
+        enc_bias: biases on the encoder's hidden layers (official: yes; the code layer never
+            has one).
+        dec_bias: biases on the decoder's layers (official: no).
+        decoder_input: ``"binary"`` — the received bits as {0, 1} (official) — or
+            ``"bipolar"`` (±1, :class:`NecstMLP`'s).
+
+    With ``enc_bias=False, dec_bias=False, decoder_input="bipolar"`` it is exactly
+    :class:`NecstMLP` (same parameters, same initialisation, same function).
+    """
+
+    def __init__(
+        self,
+        m: int = 100,
+        data_shape: Sequence[int] = (1, 28, 28),
+        enc_hidden: Sequence[int] = (500,),
+        dec_hidden: Sequence[int] = (500, 500),
+        likelihood: str = "sse",
+        negative_slope: float = 0.2,
+        enc_bias: bool = True,
+        dec_bias: bool = False,
+        decoder_input: str = "binary",
+        init_scale: float = 0.1,
+    ) -> None:
+        NecstCodec.__init__(self, m, data_shape, likelihood)
+        enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
+        dec = check_int_tuple(dec_hidden, "dec_hidden", allow_empty=True, max=LIMITS["hidden"])
+        check_bool(enc_bias, "enc_bias")
+        check_bool(dec_bias, "dec_bias")
+        self.decoder_input_mode = check_choice(decoder_input, "decoder_input", DECODER_INPUTS)
+        self._build(enc, dec, negative_slope, [enc_bias] * len(enc) + [False],
+                    [dec_bias] * (len(dec) + 1))
         self._add_scale(init_scale)
