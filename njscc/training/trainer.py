@@ -53,7 +53,14 @@ from njscc.io.results import atomic_write_text
 from njscc.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from njscc.training.distributed import DistInfo
 from njscc.training.seeds import mix_seed
-from njscc.validation import LIMITS, check_choice, check_int, check_number, check_positive_int
+from njscc.validation import (
+    LIMITS,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_positive_int,
+)
 
 __all__ = ["CSV_COLUMNS", "TrainConfig", "Trainer", "format_row"]
 
@@ -78,6 +85,7 @@ class TrainConfig:
     shuffle: str = "examples"    # "examples": a fresh permutation; "batches": fixed consecutive
     #                              batches in a fresh order (the official NECST code's tf.data)
     keep_epochs: tuple[int, ...] = ()  # also keep the checkpoint of these epochs (epoch_<e>)
+    flush_denormal: bool = True  # CPU: subnormal floats as 0 during fit() (see _flush_denormals)
 
     def __post_init__(self) -> None:
         self.epochs = check_positive_int(self.epochs, "epochs", max=1 << 20)
@@ -94,6 +102,26 @@ class TrainConfig:
             self.max_steps = check_positive_int(self.max_steps, "max_steps")
         self.shuffle = check_choice(self.shuffle, "shuffle", ("examples", "batches"))
         self.keep_epochs = tuple(check_positive_int(e, "keep_epochs") for e in self.keep_epochs)
+        check_bool(self.flush_denormal, "flush_denormal")
+
+
+@contextlib.contextmanager
+def _flush_denormals(on: bool) -> Iterator[None]:
+    """Treat subnormal floats as zero while training on the CPU (``torch.set_flush_denormal``).
+
+    When a K-sample bound's importance weights collapse (ESS ≈ 1.3 of 5 on Kodak patches), the
+    gradients reaching the decoder through the near-zero weights are subnormal, and x86 cores
+    take a slow path on every one: a training step there took 88 ms instead of 20 ms (4.4×).
+    Values below 1.2e-38 change nothing a loss can see; TensorFlow flushes them by default.
+    PyTorch has no getter for the flag, so it is switched off again afterwards (its default).
+    """
+    if not on or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def _warn_busy_spinning(device: torch.device) -> None:
@@ -326,7 +354,8 @@ class Trainer:
         if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
             self._stop_reason = "steps"  # a resumed run that already used its step budget
             return self.history
-        with self._signals():
+        with self._signals(), _flush_denormals(self.cfg.flush_denormal and
+                                               self.device.type == "cpu"):
             while self.epoch < self.cfg.epochs and self._stop_reason is None:
                 self._train_epoch()
                 if self.step_in_epoch < self.steps_per_epoch:
