@@ -69,6 +69,27 @@ VARIANTS: dict[str, tuple[str, list[str], str, str | None]] = {
     "upper-0.25": ("default recipe, upper bound at β = 0.25",
                    ["--objective-arg", "bound=\"upper\"", "--objective-arg",
                     "loglik_scale=0.25", "--l2", "2.5e-5"], "hard", None),
+    # candidate defaults on the official layout (encoder bias, {0, 1} decoder input), sent
+    # with the most probable code
+    "tf-dec-bias": ("official recipe + decoder biases, most probable code",
+                    ["--recipe", "official", "--model-arg", "dec_bias=true"], "hard", None),
+    "tf-mean": ("official recipe, lower bound at β = 0.05 (≈ expected distortion), most "
+                "probable code", ["--recipe", "official", "--objective-arg", "bound=\"lower\"",
+                                  "--objective-arg", "loglik_scale=0.05", "--l2", "5e-6"],
+                "hard", None),
+    "tf-upper-0.25": ("official recipe, upper bound at β = 0.25, most probable code",
+                      ["--recipe", "official", "--objective-arg", "loglik_scale=0.25",
+                       "--l2", "2.5e-5"], "hard", None),
+    "tf-lr-2e-3": ("official recipe at lr 2e-3, most probable code",
+                   ["--recipe", "official", "--lr", "2e-3"], "hard", None),
+    "tf-enc-2x500": ("official recipe, encoder 784-500-500-m, most probable code",
+                     ["--recipe", "official", "--model-arg", "enc_hidden=[500,500]"], "hard",
+                     None),
+    "tf-enc-1000": ("official recipe, encoder 784-1000-m, most probable code",
+                    ["--recipe", "official", "--model-arg", "enc_hidden=[1000]"], "hard", None),
+    "tf-upper-2": ("official recipe, upper bound at β = 2, most probable code",
+                   ["--recipe", "official", "--objective-arg", "loglik_scale=2",
+                    "--l2", "2e-4"], "hard", None),
 }
 
 #: held-out validation images per dataset (the official converter's 10 000; Omniglot's training
@@ -94,12 +115,12 @@ def train_and_eval(dataset: str, variant: str, seed: int, a: argparse.Namespace)
             raise RuntimeError(f"{variant} evaluates the runs of {shared}: run that first")
         valid = VALID.get(dataset, 10000)
         split = ["--valid-size", str(valid), "--valid-split", "first"] if valid else []
-        njscc("train", "--dataset", dataset, *train_args, *split, "--channel", "bsc",
+        njscc("train", "--dataset", dataset, *split, "--channel", "bsc",
               "--train-eps", "0.1", "--m", "100", "--K", "5", "--batch-size", "100",
               "--lr", "1e-3", "--epochs", str(a.epochs), "--keep-epochs",
               ",".join(map(str, epochs)), "--test-every", "0", "--seed", str(seed),
               "--out", str(run), *(["--resume"] if (run / "checkpoints").exists() else []),
-              threads=a.threads)
+              *train_args, threads=a.threads)  # the variant's flags last: they win
     log = [json.loads(s) for s in (run / "log.jsonl").read_text().splitlines() if s.strip()]
     secs = [r["epoch_seconds"] for r in log if not r.get("partial")]
     rows = []

@@ -1,10 +1,11 @@
 """The demo: train a small NECST on the bundled MNIST subset and show what it does.
 
 Nothing is downloaded: the embedded subset (12 000 train / 2 300 test MNIST digits) ships with
-the package. Trains ``necst_mlp`` (m = 100 bits) with VIMCO over a BSC with ε = 0.1 for about a
-minute (``epochs`` or ``max_seconds``, whichever comes first; ``max_steps`` fixes the number of
-steps instead, for runs that must reproduce to the digit), then sends the test digits' most
-probable codes through BSC and BEC at several noise levels and decodes them.
+the package. Trains the default recipe's NECST (m = 100 bits) with VIMCO over a BSC with
+ε = 0.1 for about a minute (``epochs`` or ``max_seconds``, whichever comes first;
+``max_steps`` fixes the number of steps instead, for runs that must reproduce to the digit),
+then sends the test digits' most probable codes through BSC and BEC at several noise levels
+and decodes them.
 
 Artifacts in ``out``: ``checkpoints/last``, ``train_log.jsonl``, ``reconstructions.png``;
 results ``demo_<channel>.json``; plot ``distortion.png``.
@@ -45,7 +46,6 @@ class Demo(Study):
         import torch
 
         import channels
-        from njscc import models, objectives
         from njscc.data import load_dataset
         from njscc.evaluation.distortion import (
             evaluate_sweep,
@@ -54,6 +54,7 @@ class Demo(Study):
         )
         from njscc.io.results import atomic_write_text
         from njscc.training import TrainConfig, Trainer, format_row, save_checkpoint
+        from njscc.training.recipes import RECIPES
         from njscc.validation import check_device
 
         for c in self.channels:
@@ -66,16 +67,15 @@ class Demo(Study):
         train = load_dataset("embedded", "train")
         test = load_dataset("embedded", "test")
         torch.manual_seed(self.seed)
-        model = models.get("necst_mlp", m=self.m, likelihood="sse")
-        objective = objectives.get("vimco", n_samples=5)
+        model, objective, recipe_train = RECIPES.get("default").build(m=self.m, likelihood="sse")
         cfg = TrainConfig(epochs=self.epochs, seed=self.seed, test_every=0,
-                          max_seconds=self.max_seconds, max_steps=self.max_steps)
+                          max_seconds=self.max_seconds, max_steps=self.max_steps, **recipe_train)
         budget = (f"≤{self.epochs} epochs" + (f" / {self.max_steps} steps" if self.max_steps
                                                else "")
                   + (f" / ~{self.max_seconds:g} s" if self.max_seconds else ""))
         if log:
-            log(f"njscc demo: training necst_mlp (m={self.m}) with VIMCO (K=5) over BSC "
-                f"ε={self.train_eps:g} on {train.images.shape[0]} bundled MNIST digits "
+            log(f"njscc demo: training {model.config['name']} (m={self.m}) with VIMCO (K=5) over "
+                f"BSC ε={self.train_eps:g} on {train.images.shape[0]} bundled MNIST digits "
                 f"({budget}, {device}) ...")
         trainer = Trainer(model, objective, train_channel, train, cfg, device=device,
                           quiet=self.quiet,
@@ -105,7 +105,8 @@ class Demo(Study):
             config={"study": self.config_dict(),
                     "train": {"channel": "bsc", "param": self.train_eps, "steps": steps,
                               "epochs": round(steps / trainer.steps_per_epoch, 2),
-                              "seconds": t_train, "objective": "vimco", "K": 5},
+                              "seconds": t_train, "objective": dict(objective.config),
+                              "recipe": "default"},
                     "seed": self.seed, "split": "test", "code": "hard"})
         # first channel at every ε, the others without their ε = 0 row (identical: no noise)
         grid_rows = [(f"{c.upper()} {e:g}", channels.get(c, e))

@@ -237,3 +237,14 @@ def test_recipes_registry() -> None:
     assert {"default", "official"} <= set(RECIPES.available())
     with pytest.raises(ValueError, match="recipe"):
         RECIPES.get("unofficial")
+
+
+def test_recipe_build_for_the_python_api() -> None:
+    torch.manual_seed(0)
+    model, objective, train = RECIPES.get("default").build(m=16)
+    assert type(model).__name__ == "NecstMLPTF" and model.m == 16
+    assert (objective.bound, objective.loglik_scale) == ("upper", 0.25)
+    cfg = TrainConfig(epochs=1, **train)
+    assert (cfg.shuffle, cfg.encoder_l2) == ("examples", 2.5e-5)
+    model, objective, train = RECIPES.get("official").build()
+    assert model.m == 100 and objective.bound == "upper" and train == {"shuffle": "batches"}

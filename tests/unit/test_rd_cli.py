@@ -53,7 +53,7 @@ def test_eval_vae_checkpoint_reports_rate_distortion_iwae(vae_run, capsys):
     (["train", "--model", "vae", "--objective", "vimco", *TINY],
      "objective 'vimco' cannot train model 'vae_mlp' (4 real dims): it needs a bits latent"),
     (["train", "--objective", "beta_vae", *TINY],
-     "objective 'beta_vae' cannot train model 'necst_mlp' (4 bits)"),
+     "objective 'beta_vae' cannot train model 'necst_mlp_tf' (4 bits)"),
     (["train", "--model", "vae", "--beta", "-1", *TINY], "--beta: expected a finite number >= 0"),
     (["train", "--model", "vae", "--channel", "bec", "--train-eps", "0.3", *TINY],
      "--channel, --train-eps: model 'vae_mlp' (4 real dims) with objective 'beta_vae' is not "

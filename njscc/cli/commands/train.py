@@ -217,7 +217,9 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
     with distributed_context(args.device) as (dist_info, device):
         torch.manual_seed(args.seed)  # model initialisation
         model = models.get(model_entry.name, **model_kwargs)
-        wanted = args.objective or bundle.objective
+        # the recipe's objective goes with the recipe's model (another model: its own default)
+        wanted = args.objective or (bundle.objective if model_entry.name == bundle.model
+                                    else None)
         obj_name = objectives.OBJECTIVES.canonical(wanted) if wanted else \
             objectives.default_for(model)
         obj_entry = objectives.OBJECTIVES.entry(obj_name)
@@ -250,7 +252,8 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         if args.l2 is not None and args.l2 > 0 and not has_encoder:
             raise ValueError(f"--l2: model {model_entry.name!r} has no 'encoder' parameter "
                              "group to regularise")
-        l2 = args.l2 if args.l2 is not None else (1e-4 if has_encoder else 0.0)
+        l2 = args.l2 if args.l2 is not None else \
+            (bundle.train.get("encoder_l2", 1e-4) if has_encoder else 0.0)
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           encoder_l2=l2, seed=args.seed, test_every=args.test_every,
                           max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
