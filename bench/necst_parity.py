@@ -232,6 +232,31 @@ def compact(summary: dict[str, Any], epoch: int, variants: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def agreement(summary: dict[str, Any], epochs: list[int], variant: str = "official") -> str:
+    """``variant`` minus the official code per cell: Δ of the seed means and the pooled σ
+    √((σ₁² + σ₂²)/2) of the two seed distributions (Δ/σ in brackets)."""
+    ref = "official code (TF)"
+    lines = ["| dataset | " + " | ".join(f"epoch {e}: Δ (Δ/σ) at ε 0 / 0.1 / 0.2" for e in epochs)
+             + " |", "|---|" + "---|" * len(epochs)]
+    for ds, cells in summary.items():
+        if ref not in cells or variant not in cells:
+            continue
+        row = []
+        for e in epochs:
+            parts = []
+            for q in EPS:
+                a, b = cells[ref].get(f"e{e}_eps{q:g}"), cells[variant].get(f"e{e}_eps{q:g}")
+                if not (a and b):
+                    parts.append("–")
+                    continue
+                d = b["mean"] - a["mean"]
+                sd = math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2)
+                parts.append(f"{d:+.2f} ({d / sd:+.1f})" if sd > 0 else f"{d:+.2f}")
+            row.append(" / ".join(parts))
+        lines.append(f"| {ds} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", nargs="+", default=["mnist", "omniglot", "kodak_grey",
@@ -279,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(a.out / "parity.json", json.dumps(summary, indent=1) + "\n")
     text = markdown(summary, sorted(a.eval_epochs)) + "\n" + "\n".join(
         compact(summary, e, [v for v in a.variants if "@" not in v]) for e in sorted(a.eval_epochs))
+    if "official" in a.variants:
+        text += "\n" + agreement(summary, sorted(a.eval_epochs))
     atomic_write_text(a.out / "parity.md", text)
     print(text)
     return 0

@@ -47,7 +47,7 @@ import torch
 from torch import Tensor, nn
 
 from channels.base import BinaryChannel
-from njscc._omp import LOADED_PER_CORE, _load_per_core, wait_policy_state
+from njscc._omp import _busy, _load_per_core, wait_policy_state
 from njscc.data.batch import Batch, as_batch
 from njscc.io.results import atomic_write_text
 from njscc.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
@@ -129,8 +129,8 @@ def _warn_busy_spinning(device: torch.device) -> None:
     so ``OMP_WAIT_POLICY`` could not be chosen; see ``njscc._omp``)."""
     if device.type != "cpu" or torch.get_num_threads() == 1 or _WARNED:
         return
-    load = _load_per_core()
-    if wait_policy_state() == "too-late" and load is not None and load >= LOADED_PER_CORE:
+    if wait_policy_state() == "too-late" and _busy():
+        load = _load_per_core() or 0.0
         _WARNED.append(True)
         warnings.warn(
             f"the machine is busy (load {load:.2f} per core) and torch was imported before "

@@ -30,6 +30,8 @@ def test_train_seeds_writes_one_run_per_seed_and_a_summary(seeds_run: Path) -> N
         assert info["train_config"]["seed"] == s
     summary = json.loads((seeds_run / "seeds.json").read_text())
     assert summary["seeds"] == [0, 1] and len(summary["per_seed"]) == 2
+    assert (summary["dataset"], summary["m"]) == ("embedded", 8)
+    assert summary["channel"] == {"name": "bsc", "param": 0.1}
     a, b = (r["last_epoch"]["test_sse"] for r in summary["per_seed"])
     assert a != b  # different seeds, different models
     assert summary["metrics"]["last_epoch"]["test_sse"] == pytest.approx((a + b) / 2)

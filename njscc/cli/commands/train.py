@@ -312,8 +312,12 @@ def _seed_summary(out: Any, seeds: list[int], runs: list[dict[str, Any]]) -> Any
         hist = res["history"]
         last = {k: v for k, v in (hist[-1] if hist else {}).items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        per_seed.append(make_result("train", {"last_epoch": last, "epochs": len(hist)},
-                                    config={"run": str(res["out"])}))
+        info = res["trainer"].run_info
+        ch = info.get("channel") or {}
+        per_seed.append(make_result(
+            "train", {"last_epoch": last, "epochs": len(hist)}, dataset=info.get("dataset"),
+            channel={"name": ch.get("name"), "param": ch.get("train_param")},
+            m=res["trainer"].model.latent.size, config={"run": str(res["out"])}))
     return write_result(out / "seeds.json", aggregate_seeds(per_seed, seeds))
 
 
