@@ -1,7 +1,7 @@
 """Monte-Carlo BER/BLER of a channel code over a channel (like Sionna's ``sim_ber``).
 
 :func:`simulate_code_ber` draws uniform info blocks, encodes, sends them through the channel,
-decodes from the channel LLRs and counts errors batch by batch, stopping after ``min_errors``
+decodes from the channel LLRs and counts errors batch by batch, stopping after ``min_block_errors``
 block errors or ``max_bits`` info bits, whichever comes first.
 
 Confidence intervals (95 %):
@@ -45,24 +45,29 @@ def clopper_pearson(errors: int, trials: int, level: float = 0.95) -> tuple[floa
 
 
 def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000,
-                      max_bits: int = 1_000_000, min_errors: int = 100,
-                      generator: torch.Generator | None = None,
+                      max_bits: int = 1_000_000, min_block_errors: int = 100,
+                      min_bit_errors: int = 0, generator: torch.Generator | None = None,
                       progress: bool = False) -> dict[str, Any]:
-    """Simulate ``code`` over ``channel`` until ``min_errors`` block errors or ``max_bits``.
+    """Simulate ``code`` over ``channel`` until ``min_block_errors`` block errors or
+    ``min_bit_errors`` bit errors (whichever comes first; 0 disables either) or ``max_bits``.
 
     Args:
         code: a :class:`~baselines.codes.ChannelCode` (not the ideal code, which is a bound).
         channel: a channel module (``forward(bits, generator)`` and ``llr``).
         batch_size: blocks per batch (the last batch is trimmed to stay within max_bits).
         max_bits: info bits to simulate at most (rounded up to whole blocks).
-        min_errors: stop once this many block errors are seen (0: run to max_bits).
+        min_block_errors: stop once this many block (codeword) errors are seen (0: no
+            block-error stop).
+        min_bit_errors: stop once this many information-bit errors are seen (0: no bit-error
+            stop). With both 0 the simulation runs to ``max_bits``.
         generator: drives both the info bits and the channel noise; the info bits are drawn
             on its device.
         progress: show a tqdm bar on stderr.
 
     Returns a dict: ``ber``, ``ber_ci``, ``bler``, ``bler_ci`` (95 %, see module docstring),
-    ``bit_errors``, ``block_errors``, ``bits``, ``blocks``, ``stopped`` (``"min_errors"`` or
-    ``"max_bits"``), ``time_s``, ``blocks_per_s`` and the code's ``config``.
+    ``bit_errors``, ``block_errors``, ``bits``, ``blocks``, ``stopped``
+    (``"min_block_errors"``, ``"min_bit_errors"`` or ``"max_bits"``), ``time_s``,
+    ``blocks_per_s`` and the code's ``config``.
     """
     if code.ideal:
         raise ValueError("code: the ideal code is a bound (error-free by definition at "
@@ -71,8 +76,17 @@ def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000
         raise ValueError(f"batch_size: expected ≥ 1, got {batch_size}")
     if max_bits < 1:
         raise ValueError(f"max_bits: expected ≥ 1, got {max_bits}")
-    if min_errors < 0:
-        raise ValueError(f"min_errors: expected ≥ 0, got {min_errors}")
+    for name, v in (("min_block_errors", min_block_errors), ("min_bit_errors", min_bit_errors)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"{name}: expected an integer ≥ 0, got {v!r}")
+
+    def why_stop() -> str | None:
+        if min_block_errors and block_errors >= min_block_errors:
+            return "min_block_errors"
+        if min_bit_errors and bit_errors >= min_bit_errors:
+            return "min_bit_errors"
+        return None
+
     from tqdm.auto import tqdm
 
     device = generator.device if generator is not None else torch.device("cpu")
@@ -85,7 +99,7 @@ def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000
                file=sys.stderr, desc=f"{code.name} k={k} n={code.n}", leave=False)
     with torch.no_grad():
         while blocks < max_blocks:
-            if min_errors and block_errors >= min_errors:
+            if why_stop():
                 break
             bs = min(batch_size, max_blocks - blocks)
             u = torch.randint(0, 2, (bs, k), generator=generator, dtype=torch.uint8,
@@ -102,7 +116,7 @@ def simulate_code_ber(code: ChannelCode, channel: Any, *, batch_size: int = 1000
             bar.update(bs * k)
             bar.set_postfix(ber=f"{bit_errors / (blocks * k):.2e}",
                             bler=f"{block_errors / blocks:.2e}", refresh=False)
-    stopped = "min_errors" if min_errors and block_errors >= min_errors else "max_bits"
+    stopped = why_stop() or "max_bits"
     bar.close()
     elapsed = time.perf_counter() - t0
     bits = blocks * k
@@ -143,7 +157,8 @@ def simulate_code(args: Any) -> int:
     Reads ``args.code`` (ldpc | pyldpc | repetition), ``rate`` (default 0.5), ``k`` (default
     400), ``channel``, ``eps`` (the channel parameter), ``channel_arg`` (``KEY=VALUE`` list,
     optional),
-    ``max_bits`` (default 1e6 info bits), ``min_errors`` (default 100 *block* errors),
+    ``max_bits`` (default 1e6 info bits), ``min_block_errors`` (default 100; 0: off),
+    ``min_bit_errors`` (default 0: off),
     ``seed``, ``device``, ``batch`` (bits per chunk: ``batch // n`` codewords per batch,
     at most 1000), ``num_iter`` (optional) and ``json`` (results file, schema
     ``njscc.result/1``). Prints one summary line to stdout; returns 0.
@@ -159,7 +174,9 @@ def simulate_code(args: Any) -> int:
     rate = 0.5 if getattr(args, "rate", None) is None else float(args.rate)
     k = 400 if getattr(args, "k", None) is None else int(args.k)
     max_bits = 1_000_000 if getattr(args, "max_bits", None) is None else int(args.max_bits)
-    min_errors = 100 if getattr(args, "min_errors", None) is None else int(args.min_errors)
+    mb = getattr(args, "min_block_errors", None)
+    min_block_errors = 100 if mb is None else int(mb)
+    min_bit_errors = int(getattr(args, "min_bit_errors", None) or 0)
     ch_kwargs: dict[str, Any] = {}
     for item in getattr(args, "channel_arg", None) or []:
         key, sep, value = str(item).partition("=")
@@ -185,7 +202,8 @@ def simulate_code(args: Any) -> int:
     batch_bits = getattr(args, "batch", None)
     batch_size = 1000 if batch_bits is None else max(1, min(1000, int(batch_bits) // code.n))
     res = simulate_code_ber(code, ch, batch_size=batch_size, max_bits=max_bits,
-                            min_errors=min_errors, generator=gen,
+                            min_block_errors=min_block_errors,
+                            min_bit_errors=min_bit_errors, generator=gen,
                             progress=not getattr(args, "quiet", False) and sys.stderr.isatty())
     print(format_summary(res, str(args.channel), float(ch.param)))
     out = getattr(args, "json", None)
@@ -197,7 +215,8 @@ def simulate_code(args: Any) -> int:
                              channel={"name": str(args.channel), "param": float(ch.param)},
                              m=code.n, device=device,
                              config={"code": res["code"], "seed": seed, "max_bits": max_bits,
-                                     "min_errors": min_errors, "batch_size": batch_size,
+                                     "min_block_errors": min_block_errors,
+                                     "min_bit_errors": min_bit_errors, "batch_size": batch_size,
                                      "channel_kwargs": ch_kwargs})
         print(f"wrote {write_result(out, result)}")
     return 0

@@ -27,7 +27,8 @@ def main() -> None:
     p.add_argument("--codes", default="ldpc:0.5,repetition:0.34", help="name:rate,...")
     p.add_argument("--k", type=int, default=400, help="info bits per block")
     p.add_argument("--max-bits", type=int, default=200_000, help="info bits per point at most")
-    p.add_argument("--min-errors", type=int, default=100, help="stop after this many block errors")
+    p.add_argument("--min-block-errors", type=int, default=100,
+                   help="stop after this many block errors (0: run to --max-bits)")
     p.add_argument("--out", default="runs/ber_curves", help="output folder")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -41,7 +42,8 @@ def main() -> None:
         for e in eps:
             gen = torch.Generator().manual_seed(args.seed)   # same seed per point: repeatable
             r = simulate_code_ber(code, channels.get("bsc", e), max_bits=args.max_bits,
-                                  min_errors=args.min_errors, generator=gen, progress=True)
+                                  min_block_errors=args.min_block_errors, generator=gen,
+                                  progress=True)
             rows.append(r)
             print(f"{name} (k={code.k}, n={code.n}) bsc({e:g}): BER {r['ber']:.3e} "
                   f"BLER {r['bler']:.3e} [{r['bler_ci'][0]:.2e}, {r['bler_ci'][1]:.2e}] "

@@ -27,7 +27,7 @@ def test_repetition_over_bsc_brackets_the_closed_form(generator):
     eps = 0.2
     code = RepetitionCode(3, k=50)
     res = simulate_code_ber(code, channels.get("bsc", eps), batch_size=400, max_bits=200_000,
-                            min_errors=0, generator=generator)
+                            min_block_errors=0, generator=generator)
     p = 3 * eps**2 * (1 - eps) + eps**3
     bler = 1 - (1 - p) ** 50
     assert res["bits"] == 200_000 and res["blocks"] == 4000 and res["stopped"] == "max_bits"
@@ -39,22 +39,45 @@ def test_repetition_over_bsc_brackets_the_closed_form(generator):
 def test_stops_on_min_errors_and_max_bits(generator):
     code = RepetitionCode(1, k=10)
     bsc = channels.get("bsc", 0.3)  # nearly every block is wrong
-    res = simulate_code_ber(code, bsc, batch_size=7, max_bits=10_000, min_errors=20,
+    res = simulate_code_ber(code, bsc, batch_size=7, max_bits=10_000, min_block_errors=20,
                             generator=generator)
-    assert res["stopped"] == "min_errors" and 20 <= res["block_errors"] < 20 + 7
+    assert res["stopped"] == "min_block_errors" and 20 <= res["block_errors"] < 20 + 7
     res = simulate_code_ber(code, channels.get("bsc", 0.0), batch_size=64, max_bits=1001,
-                            min_errors=5, generator=generator)
+                            min_block_errors=5, generator=generator)
     assert res["stopped"] == "max_bits" and res["blocks"] == 101 and res["bit_errors"] == 0
     # no errors: the BER interval is [0, BLER upper bound]
     assert res["ber_ci"] == [0.0, res["bler_ci"][1]]
     assert res["bler_ci"][1] == pytest.approx(1 - 0.025 ** (1 / 101))
 
 
+def test_stops_on_min_bit_errors_and_zero_turns_a_stop_off(generator):
+    code = RepetitionCode(1, k=10)
+    bsc = channels.get("bsc", 0.3)  # ≈ 3 bit errors per block of 10
+    res = simulate_code_ber(code, bsc, batch_size=5, max_bits=10_000, min_block_errors=0,
+                            min_bit_errors=100, generator=generator)
+    assert res["stopped"] == "min_bit_errors"
+    assert 100 <= res["bit_errors"] < 100 + 5 * 10  # stopped within one batch of the target
+    both = simulate_code_ber(code, bsc, batch_size=5, max_bits=10_000, min_block_errors=3,
+                             min_bit_errors=10**6, generator=generator)
+    assert both["stopped"] == "min_block_errors" and both["blocks"] == 5  # the first one wins
+    off = simulate_code_ber(code, bsc, batch_size=50, max_bits=2_000, min_block_errors=0,
+                            min_bit_errors=0, generator=generator)
+    assert off["stopped"] == "max_bits" and off["bits"] == 2_000
+
+
+@pytest.mark.parametrize("kw", [{"min_block_errors": -1}, {"min_bit_errors": -3},
+                                {"min_bit_errors": 2.5}, {"min_block_errors": True}])
+def test_error_targets_are_checked(generator, kw):
+    with pytest.raises(ValueError, match="expected an integer ≥ 0"):
+        simulate_code_ber(RepetitionCode(1, k=10), channels.get("bsc", 0.1), max_bits=100,
+                          generator=generator, **kw)
+
+
 def test_same_seed_same_numbers():
     bsc = channels.get("bsc", 0.1)
-    a = simulate_code_ber(RepetitionCode(3, k=20), bsc, max_bits=20_000, min_errors=0,
+    a = simulate_code_ber(RepetitionCode(3, k=20), bsc, max_bits=20_000, min_block_errors=0,
                           generator=torch.Generator().manual_seed(7))
-    b = simulate_code_ber(RepetitionCode(3, k=20), bsc, max_bits=20_000, min_errors=0,
+    b = simulate_code_ber(RepetitionCode(3, k=20), bsc, max_bits=20_000, min_block_errors=0,
                           generator=torch.Generator().manual_seed(7))
     assert a["bit_errors"] == b["bit_errors"] and a["block_errors"] == b["block_errors"]
 
@@ -90,6 +113,6 @@ def test_ldpc5g_rate_half_over_bsc_005(generator):
     from baselines.codes import LDPC5G
 
     res = simulate_code_ber(LDPC5G(400, 800), channels.get("bsc", 0.05), batch_size=250,
-                            max_bits=100_000, min_errors=0, generator=generator)
+                            max_bits=100_000, min_block_errors=0, generator=generator)
     assert res["bits"] >= 100_000
     assert res["ber"] < 1e-4

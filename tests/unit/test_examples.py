@@ -15,7 +15,7 @@ def test_code_ber_curves_repetition_matches_closed_form(tmp_path):
     out = tmp_path / "ber"
     r = subprocess.run([sys.executable, str(EXAMPLES / "code_ber_curves.py"), "--codes",
                         "repetition:0.34", "--eps", "0.05,0.1", "--k", "100", "--max-bits",
-                        "200000", "--min-errors", "0", "--out", str(out)],
+                        "200000", "--min-block-errors", "0", "--out", str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "ber_curves.json").read_text())

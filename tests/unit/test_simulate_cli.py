@@ -161,10 +161,15 @@ def test_code_mode_delegates_to_baselines(capsys: pytest.CaptureFixture[str],
     monkeypatch.setitem(sys.modules, "baselines.simulate", fake)
     rc, out, _ = _run(capsys, "--code", "repetition", "--rate", "0.5", "--k", "10",
                       "--channel", "bsc", "--eps", "0.1", "--max-bits", "1e4",
-                      "--min-errors", "10")
+                      "--min-block-errors", "0", "--min-bit-errors", "50")
     assert rc == 0 and "fake code sim" in out
     a = seen["args"]
-    assert (a.code, a.rate, a.k, a.max_bits, a.min_errors) == ("repetition", 0.5, 10, 10_000, 10)
+    assert (a.code, a.rate, a.k, a.max_bits, a.min_block_errors, a.min_bit_errors) == (
+        "repetition", 0.5, 10, 10_000, 0, 50)  # 0 is accepted: no block-error stop
+    rc, _, err = _run(capsys, "--code", "repetition", "--channel", "bsc", "--eps", "0.1",
+                      "--min-errors", "7")  # the old spelling: block errors, with a warning
+    assert rc == 0 and seen["args"].min_block_errors == 7
+    assert "--min-errors is deprecated; use --min-block-errors" in err
 
 
 def test_code_mode_without_baselines_module(capsys: pytest.CaptureFixture[str],

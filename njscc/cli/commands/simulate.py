@@ -62,8 +62,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="information bits per codeword")
     c.add_argument("--max-bits", type=opt.count, default=None,
                    help="stop after this many information bits")
-    c.add_argument("--min-errors", type=opt.count, default=None,
-                   help="stop after this many bit errors")
+    c.add_argument("--min-block-errors", type=opt.nonneg_int, default=None,
+                   help="stop after this many block (codeword) errors; 0: no block-error stop "
+                        "(default 100)")
+    c.add_argument("--min-bit-errors", type=opt.nonneg_int, default=None,
+                   help="stop after this many information-bit errors; 0: no bit-error stop "
+                        "(default 0); with both, the first reached stops")
+    c.add_argument("--min-errors", type=opt.nonneg_int, dest="min_block_errors",
+                   action=opt.Deprecated, new="--min-block-errors",
+                   note="it always counted block errors")
 
 
 def parse_sweep(text: str) -> list[float]:
@@ -219,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--eps and --sweep: give one, not both")
     if args.sweep is None and args.eps is None:
         raise ValueError(f"--eps: required (the {PARAM_DOC[name]}), or give --sweep")
-    for flag in ("rate", "k", "max_bits", "min_errors"):
+    for flag in ("rate", "k", "max_bits", "min_block_errors", "min_bit_errors"):
         if getattr(args, flag) is not None:
             raise ValueError(f"--{flag.replace('_', '-')}: only used with --code")
     if args.sweep is not None and args.json:
