@@ -4,6 +4,8 @@
   bytes in memory through Pillow, whole-file and header-known payload sizes, budget search.
 * :mod:`baselines.codes` — :class:`ChannelCode` (:class:`LDPC5G` via Sionna, :class:`PyLDPC`,
   :class:`RepetitionCode`, :class:`IdealCode`), :func:`bits_needed`, :func:`pick_rate`.
+* :mod:`baselines.finite_blocklength` — :class:`FiniteBlocklengthCode` (``"ppv"``): the
+  ideal code at finite length (channel uses for L bits at block error ≤ pe, PPV 2010).
 * :mod:`baselines.scheme` — :class:`SeparationScheme`: image → bytes → codewords → channel →
   decode → image, counting failures.
 * :mod:`baselines.simulate` — :func:`simulate_code_ber` (BER/BLER with confidence intervals).
@@ -22,6 +24,7 @@ from baselines.codes import (
     get_code,
     pick_rate,
 )
+from baselines.finite_blocklength import FiniteBlocklengthCode
 from baselines.scheme import SeparationScheme, summarize
 from baselines.simulate import simulate_code_ber
 from baselines.source import (
@@ -33,7 +36,8 @@ from baselines.source import (
     get_source,
 )
 
-__all__ = ["LDPC5G", "BudgetError", "ChannelCode", "DecodeError", "IdealCode", "JPEGCodec",
+__all__ = ["LDPC5G", "BudgetError", "ChannelCode", "DecodeError", "FiniteBlocklengthCode",
+           "IdealCode", "JPEGCodec",
            "PyLDPC", "RepetitionCode", "SeparationScheme", "SourceCodec", "WebPCodec",
            "bits_needed", "bits_to_bytes", "bytes_to_bits", "get_code", "get_source",
            "pick_rate", "segment", "simulate_code_ber", "summarize", "unsegment"]

@@ -11,6 +11,7 @@ name        class                                ``param`` (see :func:`get`)
 ==========  ===================================  =============================================
 """
 
+from channels import finite_blocklength
 from channels.awgn import AWGNChannel, biawgn_capacity, bpsk_error_probability
 from channels.base import ERASED, BinaryChannel, binary_entropy
 from channels.discrete import (
@@ -28,4 +29,4 @@ from channels.registry import CHANNELS, available, get
 __all__ = ["CHANNELS", "ERASED", "LLR_MAX", "AWGNChannel", "BinaryChannel", "BinaryErasureChannel",
            "BinarySymmetricChannel", "GilbertElliottChannel", "ZChannel", "available",
            "bec_capacity", "biawgn_capacity", "binary_entropy", "bpsk_error_probability",
-           "bsc_capacity", "get", "z_capacity"]
+           "bsc_capacity", "finite_blocklength", "get", "z_capacity"]

@@ -114,7 +114,7 @@ def results(images: tuple[torch.Tensor, torch.Tensor], tmp_path_factory: pytest.
     torch.manual_seed(0)
     necst = [NecstModel(models.get("necst_mlp", m=m, enc_hidden=[32], dec_hidden=[32]).eval(),
                         m, "bsc", 0.1, path=f"untrained-m{m}") for m in (16, 100)]
-    cfg = CompareConfig(eps=(0.0, 0.1), codes=("ideal", "repetition"),
+    cfg = CompareConfig(eps=(0.0, 0.1), codes=("ideal", "ppv", "repetition"),
                         qualities={"jpeg": (1, 5, 30), "webp": (0, 20)},
                         rd_sim_qualities={"jpeg": (1,), "webp": ()}, budgets=(100, 800),
                         cliff_design_eps=(0.05,), cliff_eps=(0.0, 0.05, 0.1),
@@ -184,6 +184,29 @@ def test_bits_needed_is_the_cheapest_point(results: dict) -> None:
     assert [n["m"] for n in m["necst"]] == [16, 100]
 
 
+def test_finite_blocklength_rows_cost_more_than_capacity(results: dict) -> None:
+    # the PPV code charges each image's payload min_blocklength(L) channel uses: ≥ ⌈L/C⌉,
+    # equal on the noiseless channel; it is exact (never simulated), like the ideal code
+    from channels import finite_blocklength as fbl
+
+    m = load_result(results["paths"]["bits"])["metrics"]
+    tab = results["cmp"].table("jpeg")
+    curve = {c["scheme"]: c for c in m["rd"]["curves"]}
+    ideal, ppv = curve["JPEG+ideal"], curve["JPEG+PPV"]
+    assert "simulated" not in ppv
+    per_q = [np.mean([fbl.min_blocklength("bsc", 0.1, 8 * int(b), 1e-3, "achievability")
+                      for b in row]) for row in tab.payload_bytes]
+    assert ppv["channel_bits_mean"] == pytest.approx(per_q)
+    assert all(p > i for p, i in zip(ppv["channel_bits_mean"], ideal["channel_bits_mean"],
+                                     strict=True))
+    need = {c["scheme"]: c for c in m["needed"]}
+    assert need["JPEG+PPV"]["bits"][0] == need["JPEG+ideal"]["bits"][0]  # ε = 0
+    assert need["JPEG+PPV"]["bits"][1] > need["JPEG+ideal"]["bits"][1]
+    budget = load_result(results["paths"]["budget"])["metrics"]
+    fit = {(c["scheme"], c["budget"]): c["cannot_fit_rate"] for c in budget["curves"]}
+    assert fit[("JPEG+PPV", 800)][1] >= fit[("JPEG+ideal", 800)][1]
+
+
 def test_cliff_curves(results: dict) -> None:
     m = load_result(results["paths"]["cliff"])["metrics"]
     kinds = [c["kind"] for c in m["curves"]]
@@ -240,6 +263,10 @@ def test_config_validation() -> None:
         CompareConfig(eps=(0.6,))
     with pytest.raises(ValueError, match="codes"):
         CompareConfig(codes=("turbo",))
+    with pytest.raises(ValueError, match="ppv_pe"):
+        CompareConfig(ppv_pe=0.0)
+    with pytest.raises(ValueError, match="ppv_bound"):
+        CompareConfig(ppv_bound="sphere")
 
 
 def test_comparison_validation(images: tuple[torch.Tensor, torch.Tensor]) -> None:

@@ -53,6 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="LDPC BP decoder: the ldpc package's C++ sum-product (fast) or Sionna's")
     p.add_argument("--ldpc-k", type=opt.int_range(12, 8448), default=400,
                    help="LDPC information block length")
+    p.add_argument("--ppv-pe", type=opt.float_range(0, 1, lo_open=True, hi_open=True),
+                   default=1e-3, help="block error probability of the finite-blocklength "
+                                      "rows (JPEG/WebP+PPV; BSC and BEC)")
+    p.add_argument("--ppv-bound", default="achievability",
+                   choices=("achievability", "converse", "normal"),
+                   help="which finite-blocklength bound the PPV rows charge "
+                        "(channels.finite_blocklength)")
     p.add_argument("--rd-eps", type=opt.float_range(0, 0.5, hi_open=True), default=0.1,
                    help="ε of the distortion-vs-bits plot")
     p.add_argument("--cliff-design-eps", type=opt.float_list, default=[0.05],
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
               "model_args": opt.parse_kv(args.model_arg, "--model-arg"),
               "budgets": list(args.budgets), "experiments": list(args.experiments),
               "decoder": args.decoder, "ldpc_k": args.ldpc_k, "rd_eps": args.rd_eps,
+              "ppv_pe": args.ppv_pe, "ppv_bound": args.ppv_bound,
               "cliff_design_eps": list(args.cliff_design_eps),
               "cliff_eps": list(args.cliff_eps), "cliff_quality": args.cliff_quality,
               "check_eps": list(args.check_eps), "seed": args.seed, "quiet": args.quiet}

@@ -48,6 +48,8 @@ class CompareStudy(Study):
     experiments: Sequence[str] = ("budget", "bits", "cliff")
     decoder: str = "cpp"
     ldpc_k: int = 400
+    ppv_pe: float = 1e-3
+    ppv_bound: str = "achievability"
     rd_eps: float = 0.1
     cliff_design_eps: Sequence[float] = (0.05,)
     cliff_eps: Sequence[float] = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
@@ -93,7 +95,8 @@ class CompareStudy(Study):
                 raise FileNotFoundError(f"checkpoint {pth} does not exist")
         cfg = CompareConfig(
             eps=tuple(self.eps), budgets=tuple(self.budgets), ldpc_k=self.ldpc_k,
-            decoder=self.decoder, rd_eps=self.rd_eps,
+            decoder=self.decoder, rd_eps=self.rd_eps, ppv_pe=self.ppv_pe,
+            ppv_bound=self.ppv_bound,
             cliff_design_eps=tuple(self.cliff_design_eps), cliff_eps=tuple(self.cliff_eps),
             cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps), seed=self.seed)
         necst = [load_necst(p) for p in self.checkpoints]  # checked before any data is read

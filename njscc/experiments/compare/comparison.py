@@ -52,7 +52,9 @@ DEFAULT_QUALITIES: dict[str, tuple[int, ...]] = {
     "jpeg": (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 90),
     "webp": (0, 1, 2, 3, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90),
 }
-_NAMES = {"jpeg": "JPEG", "webp": "WebP", "ideal": "ideal", "ldpc": "LDPC"}
+_NAMES = {"jpeg": "JPEG", "webp": "WebP", "ideal": "ideal", "ppv": "PPV", "ldpc": "LDPC"}
+#: code kinds charged by a bound and delivered error-free (never simulated)
+EXACT_CODES = ("ideal", "ppv")
 
 
 def scheme_label(source: str, code: str, sent: str = "payload") -> str:
@@ -314,7 +316,9 @@ class CompareConfig:
 
     eps: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2)
     sources: tuple[str, ...] = ("jpeg", "webp")
-    codes: tuple[str, ...] = ("ideal", "ldpc")
+    codes: tuple[str, ...] = ("ideal", "ppv", "ldpc")
+    ppv_pe: float = 1e-3                         # block error of the finite-blocklength bound
+    ppv_bound: str = "achievability"             # or "converse" / "normal"
     qualities: dict[str, tuple[int, ...]] = field(
         default_factory=lambda: {k: tuple(v) for k, v in DEFAULT_QUALITIES.items()})
     budgets: tuple[int, ...] = ()                # () → main m and the largest m (this channel)
@@ -340,8 +344,14 @@ class CompareConfig:
             if s not in DEFAULT_QUALITIES:
                 raise ValueError(f"sources: expected jpeg/webp, got {s!r}")
         for c in self.codes:
-            if c not in ("ideal", "ldpc", "repetition"):
-                raise ValueError(f"codes: expected ideal, ldpc or repetition, got {c!r}")
+            if c not in ("ideal", "ppv", "ldpc", "repetition"):
+                raise ValueError(f"codes: expected ideal, ppv, ldpc or repetition, got {c!r}")
+        if not 0.0 < float(self.ppv_pe) < 1.0:
+            raise ValueError(f"ppv_pe: expected a block error probability in (0, 1), got "
+                             f"{self.ppv_pe!r}")
+        if self.ppv_bound not in ("achievability", "converse", "normal"):
+            raise ValueError(f"ppv_bound: expected achievability, converse or normal, got "
+                             f"{self.ppv_bound!r}")
         for e in (*self.eps, *self.cliff_eps, *self.cliff_design_eps, self.rd_eps):
             if not 0.0 <= float(e) < 0.5:
                 raise ValueError(f"eps: expected values in [0, 0.5), got {e}")
@@ -396,6 +406,12 @@ class Comparison:
         self.sim_seconds = 0.0
 
     # -------------------------------------------------------------- building blocks
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The configured code kinds this channel has: finite-blocklength bounds (``ppv``)
+        exist here for the BSC and the BEC only."""
+        return tuple(c for c in self.cfg.codes if c != "ppv" or self.channel in ("bsc", "bec"))
+
     def channel_at(self, eps: float) -> Any:
         import channels
 
@@ -412,11 +428,13 @@ class Comparison:
     def code(self, kind: str, eps: float, rate: float | None = None) -> Any:
         """The channel code of ``kind`` for ε (LDPC: rate from :func:`design_rate` unless
         given; the decoder is the configured one)."""
-        from baselines import IdealCode, RepetitionCode
+        from baselines import FiniteBlocklengthCode, IdealCode, RepetitionCode
 
         ch = self.channel_at(eps)
-        if kind == "ideal":
-            return IdealCode(ch)
+        if kind == "ideal" or (kind == "ppv" and float(eps) == 0.0):
+            return IdealCode(ch)  # noiseless: both are one channel use per bit
+        if kind == "ppv":
+            return FiniteBlocklengthCode(ch, pe=self.cfg.ppv_pe, bound=self.cfg.ppv_bound)
         if kind == "repetition":
             r = rate if rate is not None else design_rate(ch)[0]
             key = ("rep", round(1 / r))
@@ -549,7 +567,7 @@ class Comparison:
             for source in cfg.sources:
                 tab = self.table(source)
                 min_stream = 8 * (1 + tab.payload_bytes[0])  # lowest quality + quality byte
-                for kind in cfg.codes:
+                for kind in self.codes:
                     c: dict[str, Any] = {"scheme": scheme_label(source, kind), "kind": "separation",
                                          "budget": B, "source": source, "code": kind,
                                          "sent": "payload + 1 quality byte"}
@@ -609,7 +627,7 @@ class Comparison:
                                "floor": False, "bits_timeshare": None, "tried": []}
         order = sorted((b, d, i) for i, (b, d) in enumerate(zip(bits, free, strict=True))
                        if d <= target)
-        exact = code_kind == "ideal" or float(eps) == 0.0
+        exact = code_kind in EXACT_CODES or float(eps) == 0.0
         tried_bits: list[float] = []
         for b, _, i in order:
             if len(out["tried"]) >= (1 if exact else self.cfg.max_tries):
@@ -632,7 +650,7 @@ class Comparison:
             out["note"] = ("no quality reaches the target" if not order else
                            f"none of the {len(out['tried'])} cheapest candidates met the target "
                            "once channel errors were simulated")
-        out["rate"] = None if code_kind == "ideal" else self.code(code_kind, eps).rate
+        out["rate"] = None if code_kind in EXACT_CODES else self.code(code_kind, eps).rate
         return out
 
     def run_bits(self) -> dict[str, Any]:
@@ -647,7 +665,7 @@ class Comparison:
         needed = []
         for source in cfg.sources:
             for sent in ("payload", "file"):
-                for kind in cfg.codes:
+                for kind in self.codes:
                     rows = [self.bits_needed(source, sent, kind, e, t)
                             for e, t in zip(cfg.eps, target, strict=True)]
                     needed.append({"scheme": scheme_label(source, kind, sent), "source": source,
@@ -676,12 +694,12 @@ class Comparison:
         curves = []
         for source in cfg.sources:
             for sent in ("payload", "file"):
-                for kind in cfg.codes:
+                for kind in self.codes:
                     qs, bits, free = self._operating_points(source, sent, kind, e)
                     c = {"scheme": scheme_label(source, kind, sent), "source": source,
                          "code": kind, "sent": sent, "quality": qs.tolist(),
                          "channel_bits_mean": bits.tolist(), "sse_error_free": free.tolist()}
-                    if kind != "ideal" and sent == "payload":
+                    if kind not in EXACT_CODES and sent == "payload":
                         sims = [self.simulate(source, q, sent, kind, e)
                                 for q in cfg.rd_sim_qualities.get(source, ())
                                 if q in set(qs.tolist())]
@@ -698,7 +716,7 @@ class Comparison:
                 continue
             entry = {"m": row["m"], "sse": row["sse"], "schemes": {}}
             for source in cfg.sources:
-                for kind in cfg.codes:
+                for kind in self.codes:
                     r = self.bits_needed(source, "payload", kind, e, row["sse"])
                     entry["schemes"][scheme_label(source, kind)] = {
                         k: r.get(k) for k in ("bits", "quality", "sse", "failure_rate",

@@ -19,7 +19,9 @@ __all__ = ["COLORS", "plot_all", "plot_bits", "plot_budget", "plot_cliff", "plot
 
 #: one colour per scheme (NECST black)
 COLORS = {"NECST": "black", "JPEG+ideal": "C0", "JPEG+LDPC": "C1", "WebP+ideal": "C2",
-          "WebP+LDPC": "C3", "JPEG+repetition": "C4", "WebP+repetition": "C5"}
+          "WebP+LDPC": "C3", "JPEG+repetition": "C4", "WebP+repetition": "C5", "JPEG+PPV": "C6",
+          "WebP+PPV": "C7"}
+_EXACT = ("ideal", "ppv")  # charged by a bound, delivered error-free
 _CH = {"bsc": "BSC", "bec": "BEC"}
 
 
@@ -175,11 +177,11 @@ def plot_rd(result: Any, out: str | os.PathLike[str]) -> Path:
     rd = r["metrics"]["rd"]
     fig, ax = plt.subplots(figsize=(9.0, 5.0), dpi=120)
     for c in rd["curves"]:
-        if c["code"] != "ideal" and c["sent"] != "payload":
+        if c["code"] not in _EXACT and c["sent"] != "payload":
             continue  # whole files through LDPC: in the JSON, left out to keep the plot legible
         col = _color(c["scheme"])
         ls = "-" if c["sent"] == "payload" else "--"
-        if c["code"] == "ideal":
+        if c["code"] in _EXACT:
             ax.plot(c["channel_bits_mean"], c["sse_error_free"], color=col, ls=ls, lw=1.4,
                     label=c["scheme"])
         else:
