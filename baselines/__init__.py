@@ -6,6 +6,8 @@
   :class:`RepetitionCode`, :class:`IdealCode`), :func:`bits_needed`, :func:`pick_rate`.
 * :mod:`baselines.finite_blocklength` — :class:`FiniteBlocklengthCode` (``"ppv"``): the
   ideal code at finite length (channel uses for L bits at block error ≤ pe, PPV 2010).
+* :mod:`baselines.polar` — :class:`Polar5G` (``"polar"``): 5G NR polar codes, CRC-aided SCL
+  decoding (Sionna).
 * :mod:`baselines.scheme` — :class:`SeparationScheme`: image → bytes → codewords → channel →
   decode → image, counting failures.
 * :mod:`baselines.simulate` — :func:`simulate_code_ber` (BER/BLER with confidence intervals).
@@ -25,6 +27,7 @@ from baselines.codes import (
     pick_rate,
 )
 from baselines.finite_blocklength import FiniteBlocklengthCode
+from baselines.polar import Polar5G
 from baselines.scheme import SeparationScheme, summarize
 from baselines.simulate import simulate_code_ber
 from baselines.source import (
@@ -38,6 +41,6 @@ from baselines.source import (
 
 __all__ = ["LDPC5G", "BudgetError", "ChannelCode", "DecodeError", "FiniteBlocklengthCode",
            "IdealCode", "JPEGCodec",
-           "PyLDPC", "RepetitionCode", "SeparationScheme", "SourceCodec", "WebPCodec",
+           "Polar5G", "PyLDPC", "RepetitionCode", "SeparationScheme", "SourceCodec", "WebPCodec",
            "bits_needed", "bits_to_bytes", "bytes_to_bits", "get_code", "get_source",
            "pick_rate", "segment", "simulate_code_ber", "summarize", "unsegment"]
