@@ -6,6 +6,8 @@
   :class:`RepetitionCode`, :class:`IdealCode`), :func:`bits_needed`, :func:`pick_rate`.
 * :mod:`baselines.finite_blocklength` — :class:`FiniteBlocklengthCode` (``"ppv"``): the
   ideal code at finite length (channel uses for L bits at block error ≤ pe, PPV 2010).
+* :mod:`baselines.learned` — :class:`LearnedBitSource` (``"learned"``): trained bit codecs
+  (noiseless NECST, …) as the source code of a separation scheme.
 * :mod:`baselines.polar` — :class:`Polar5G` (``"polar"``): 5G NR polar codes, CRC-aided SCL
   decoding (Sionna).
 * :mod:`baselines.scheme` — :class:`SeparationScheme`: image → bytes → codewords → channel →
@@ -27,6 +29,7 @@ from baselines.codes import (
     pick_rate,
 )
 from baselines.finite_blocklength import FiniteBlocklengthCode
+from baselines.learned import LearnedBitSource
 from baselines.polar import Polar5G
 from baselines.scheme import SeparationScheme, summarize
 from baselines.simulate import simulate_code_ber
@@ -40,7 +43,7 @@ from baselines.source import (
 )
 
 __all__ = ["LDPC5G", "BudgetError", "ChannelCode", "DecodeError", "FiniteBlocklengthCode",
-           "IdealCode", "JPEGCodec",
+           "IdealCode", "JPEGCodec", "LearnedBitSource",
            "Polar5G", "PyLDPC", "RepetitionCode", "SeparationScheme", "SourceCodec", "WebPCodec",
            "bits_needed", "bits_to_bytes", "bytes_to_bits", "get_code", "get_source",
            "pick_rate", "segment", "simulate_code_ber", "summarize", "unsegment"]

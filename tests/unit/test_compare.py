@@ -119,7 +119,10 @@ def results(images: tuple[torch.Tensor, torch.Tensor], tmp_path_factory: pytest.
                         rd_sim_qualities={"jpeg": (1,), "webp": ()}, budgets=(100, 800),
                         cliff_design_eps=(0.05,), cliff_eps=(0.0, 0.05, 0.1),
                         cliff_code="repetition", check_eps=(), max_tries=2, seed=3)
-    cmp = Comparison(x, fallback, "bsc", necst, cfg, dataset="embedded", main_m=100)
+    learned = [NecstModel(models.get("necst_mlp", m=m, enc_hidden=[32], dec_hidden=[32]).eval(),
+                          m, "bsc", 0.0, path=f"untrained-source-m{m}") for m in (48, 16)]
+    cmp = Comparison(x, fallback, "bsc", necst, cfg, dataset="embedded", main_m=100,
+                     learned=learned)
     out = tmp_path_factory.mktemp("compare")
     paths = {name: write_result(out / f"embedded_bsc_{name}.json", getattr(cmp, f"run_{name}")())
              for name in ("bits", "budget", "cliff")}
@@ -147,10 +150,15 @@ def test_budget_reports_cannot_fit(results: dict) -> None:
     assert ("NECST", 100) in labels
     for c in m["curves"]:
         assert {"sse", "sse_se", "failure_rate", "cannot_fit_rate"} <= set(c)
-        if c["kind"] == "separation" and c["budget"] == 100:
-            # nothing fits 100 channel bits: every image is the fallback
+        if (c["kind"] == "separation" and c["budget"] == 100
+                and not c["scheme"].startswith("learned")):
+            # no JPEG/WebP stream fits 100 channel bits: every image is the fallback
             assert c["cannot_fit_rate"] == [1.0, 1.0]
             assert c["sse"] == pytest.approx([m["fallback_sse"]] * 2)
+    # a learned source code does fit: 16 bits + the quality byte through the ideal code
+    learned = next(c for c in m["curves"]
+                   if c["scheme"] == "learned+ideal" and c["budget"] == 100)
+    assert learned["cannot_fit_rate"] == [0.0, 0.0]
     jpeg = next(c for c in m["curves"] if c["scheme"] == "JPEG+ideal" and c["budget"] == 800)
     assert jpeg["cannot_fit_rate"][0] < 1.0  # 800 noiseless bits hold a low-quality payload
     assert jpeg["sse"][0] < m["fallback_sse"]
@@ -207,6 +215,32 @@ def test_finite_blocklength_rows_cost_more_than_capacity(results: dict) -> None:
     assert fit[("JPEG+PPV", 800)][1] >= fit[("JPEG+ideal", 800)][1]
 
 
+def test_learned_source_rows(results: dict) -> None:
+    # the learned source's stream is its m code bits in ⌈m/8⌉ bytes; through the ideal code
+    # that costs ⌈8·⌈m/8⌉ / C⌉ channel bits, and its distortion is the codec's own
+    m = load_result(results["paths"]["bits"])["metrics"]
+    cap = channels.get("bsc", 0.1).capacity
+    curve = {c["scheme"]: c for c in m["rd"]["curves"]}
+    ideal = curve["learned+ideal"]
+    assert ideal["quality"] == [1, 2]  # shortest code first: m = 16, then 48
+    assert ideal["channel_bits_mean"] == [bits_needed(16, cap), bits_needed(48, cap)]
+    cmp = results["cmp"]
+    tab = cmp.table("learned")
+    assert (tab.payload_bytes == np.array([[2], [6]])).all()
+    codec = cmp.learned[0].model
+    x = cmp.images
+    with torch.no_grad():
+        x_hat = codec.decompress(codec.compress(x.reshape(len(x), -1))).reshape(x.shape)
+    sse = ((torch.round(x_hat.clamp(0, 1) * 255) / 255 - x) ** 2).flatten(1).sum(1)
+    assert tab.sse[0] == pytest.approx(sse.double().numpy(), abs=1e-4)
+    assert {"learned+PPV", "learned+repetition"} <= set(curve)
+    budget = load_result(results["paths"]["budget"])["metrics"]
+    labels = {c["scheme"] for c in budget["curves"]}
+    assert "learned+ideal" in labels
+    config = load_result(results["paths"]["bits"])["config"]
+    assert [d["m"] for d in config["learned_source"]] == [16, 48]
+
+
 def test_cliff_curves(results: dict) -> None:
     m = load_result(results["paths"]["cliff"])["metrics"]
     kinds = [c["kind"] for c in m["curves"]]
@@ -254,6 +288,10 @@ def test_cli_errors(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--checkpoint", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["compare", "--channel", "awgn"]) == 2
+    capsys.readouterr()
+    assert main(["compare", "--learned-source", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "nope does not exist" in err and len(err.strip().splitlines()) == 1
 
 
 def test_config_validation() -> None:

@@ -53,6 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="LDPC BP decoder: the ldpc package's C++ sum-product (fast) or Sionna's")
     p.add_argument("--ldpc-k", type=opt.int_range(12, 8448), default=400,
                    help="LDPC information block length")
+    p.add_argument("--learned-source", action="append", default=[], metavar="RUN",
+                   help="a trained bit codec (e.g. NECST trained at --train-eps 0) used as the "
+                        "source code of a separation scheme, beside JPEG/WebP (repeat for "
+                        "several code lengths: learned+ideal / +PPV / +LDPC rows)")
     p.add_argument("--ppv-pe", type=opt.float_range(0, 1, lo_open=True, hi_open=True),
                    default=1e-3, help="block error probability of the finite-blocklength "
                                       "rows (JPEG/WebP+PPV; BSC and BEC)")
@@ -112,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
               "budgets": list(args.budgets), "experiments": list(args.experiments),
               "decoder": args.decoder, "ldpc_k": args.ldpc_k, "rd_eps": args.rd_eps,
               "ppv_pe": args.ppv_pe, "ppv_bound": args.ppv_bound,
+              "learned_source": list(args.learned_source),
               "cliff_design_eps": list(args.cliff_design_eps),
               "cliff_eps": list(args.cliff_eps), "cliff_quality": args.cliff_quality,
               "check_eps": list(args.check_eps), "seed": args.seed, "quiet": args.quiet}

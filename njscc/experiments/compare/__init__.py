@@ -50,6 +50,7 @@ class CompareStudy(Study):
     ldpc_k: int = 400
     ppv_pe: float = 1e-3
     ppv_bound: str = "achievability"
+    learned_source: Sequence[str] = ()  # checkpoints of bit codecs used as source codes
     rd_eps: float = 0.1
     cliff_design_eps: Sequence[float] = (0.05,)
     cliff_eps: Sequence[float] = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
@@ -90,7 +91,7 @@ class CompareStudy(Study):
             raise ValueError(f"n_images must be >= 1, got {self.n_images}")
         m_main = self.m or dflt["m"]
         m_sweep = list(dflt["m_sweep"] if self.m_sweep is None else self.m_sweep)
-        for pth in self.checkpoints:
+        for pth in (*self.checkpoints, *self.learned_source):
             if not Path(pth).exists():
                 raise FileNotFoundError(f"checkpoint {pth} does not exist")
         cfg = CompareConfig(
@@ -100,6 +101,7 @@ class CompareStudy(Study):
             cliff_design_eps=tuple(self.cliff_design_eps), cliff_eps=tuple(self.cliff_eps),
             cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps), seed=self.seed)
         necst = [load_necst(p) for p in self.checkpoints]  # checked before any data is read
+        learned = [load_necst(p) for p in self.learned_source]
         data = load_compare_data(self.dataset, self.data_dir, self.n_images or dflt["n_images"],
                                  seed=self.seed)
         if log:
@@ -143,7 +145,7 @@ class CompareStudy(Study):
         for ch in self.channels:
             cmp = Comparison(data["test"], data["fallback"], ch, necst, cfg,
                              dataset=self.dataset, main_m=m_main, log=log,
-                             data_description=data["description"])
+                             data_description=data["description"], learned=learned)
             for x in ("bits", "budget", "cliff"):  # bits first: the cliff reuses its searches
                 if x in self.experiments:
                     if log:

@@ -52,7 +52,8 @@ DEFAULT_QUALITIES: dict[str, tuple[int, ...]] = {
     "jpeg": (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 75, 90),
     "webp": (0, 1, 2, 3, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 75, 90),
 }
-_NAMES = {"jpeg": "JPEG", "webp": "WebP", "ideal": "ideal", "ppv": "PPV", "ldpc": "LDPC"}
+_NAMES = {"jpeg": "JPEG", "webp": "WebP", "learned": "learned", "ideal": "ideal", "ppv": "PPV",
+          "ldpc": "LDPC"}
 #: code kinds charged by a bound and delivered error-free (never simulated)
 EXACT_CODES = ("ideal", "ppv")
 
@@ -283,12 +284,14 @@ def _to_uint8_images(x: Tensor) -> list[np.ndarray]:
             for im in u8]
 
 
-def source_table(images: Tensor, source: str, qualities: Sequence[int]) -> SourceTable:
+def source_table(images: Tensor, source: str, qualities: Sequence[int],
+                 codec: Any = None) -> SourceTable:
     """Encode every image at every quality (whole file; payload = file minus the known
-    header), decode it, and record sizes and SSE. ``images`` [N, C, H, W] in [0, 1]."""
+    header), decode it, and record sizes and SSE. ``images`` [N, C, H, W] in [0, 1];
+    ``codec``: a whole-file :class:`~baselines.SourceCodec` (default ``get_source(source)``)."""
     from baselines import get_source
 
-    codec = get_source(source, header_known=False)
+    codec = codec if codec is not None else get_source(source, header_known=False)
     qs = sorted({int(q) for q in qualities})
     if codec.min_quality not in qs:
         qs.insert(0, codec.min_quality)  # budget mode's "cannot fit" test needs the lowest
@@ -378,7 +381,7 @@ class Comparison:
     def __init__(self, images: Tensor, fallback: Tensor, channel: str, necst: Sequence[NecstModel],
                  config: CompareConfig | None = None, *, dataset: str = "mnist",
                  main_m: int | None = None, log: Callable[[str], None] | None = None,
-                 data_description: str = "") -> None:
+                 data_description: str = "", learned: Sequence[NecstModel] = ()) -> None:
         if images.dim() != 4:
             raise ValueError(f"images: expected [N, C, H, W], got {tuple(images.shape)}")
         if tuple(fallback.shape) != tuple(images.shape[1:]):
@@ -390,6 +393,7 @@ class Comparison:
         self.fallback = fallback.float().cpu()
         self.channel = channel
         self.cfg = config or CompareConfig()
+        self.learned = sorted(learned, key=lambda n: n.m)  # source codecs, shortest code first
         self.dataset = dataset
         self.data_description = data_description
         self.log = log or (lambda msg: None)
@@ -407,6 +411,27 @@ class Comparison:
 
     # -------------------------------------------------------------- building blocks
     @property
+    def sources(self) -> tuple[str, ...]:
+        """The source codecs compared: the configured ones, and ``learned`` when learned
+        source codecs were given."""
+        return (*self.cfg.sources, "learned") if self.learned else tuple(self.cfg.sources)
+
+    def qualities(self, source: str) -> tuple[int, ...]:
+        """Qualities swept for ``source`` (learned: one per codec, by code length)."""
+        if source == "learned":
+            return tuple(range(1, len(self.learned) + 1))
+        return tuple(self.cfg.qualities[source])
+
+    def source_codec(self, source: str, quality: int | None = None, **kwargs: Any) -> Any:
+        """The :class:`~baselines.SourceCodec` of ``source`` (learned: the given codecs)."""
+        from baselines import get_source
+
+        if source == "learned":
+            kwargs["codecs"] = [n.model for n in self.learned]
+            quality = 1 if quality is None else quality
+        return get_source(source, *([] if quality is None else [quality]), **kwargs)
+
+    @property
     def codes(self) -> tuple[str, ...]:
         """The configured code kinds this channel has: finite-blocklength bounds (``ppv``)
         exist here for the BSC and the BEC only."""
@@ -420,7 +445,8 @@ class Comparison:
     def table(self, source: str) -> SourceTable:
         if source not in self._tables:
             t0 = time.perf_counter()
-            self._tables[source] = source_table(self.images, source, self.cfg.qualities[source])
+            self._tables[source] = source_table(self.images, source, self.qualities(source),
+                                                self.source_codec(source, header_known=False))
             self.log(f"{source} table: {len(self._tables[source].quality)} qualities x "
                      f"{self.images.shape[0]} images ({time.perf_counter() - t0:.0f} s)")
         return self._tables[source]
@@ -486,7 +512,7 @@ class Comparison:
         The ideal code and ε = 0 (a noiseless channel: every code decodes exactly) are exact
         from the source table; everything else is simulated with :class:`SeparationScheme`.
         """
-        from baselines import SeparationScheme, get_source
+        from baselines import SeparationScheme
 
         decoder = decoder or self.cfg.decoder
         ch = self.channel_at(eps)
@@ -510,7 +536,7 @@ class Comparison:
                        bit_errors_total=0)
         else:
             t0 = time.perf_counter()
-            src = get_source(source, int(q), header_known=(sent == "payload"))
+            src = self.source_codec(source, int(q), header_known=(sent == "payload"))
             scheme = SeparationScheme(src, code, ch, fallback=self.fallback)
             g = _gen(self.cfg.seed, "sim", self.channel, source, q, sent, code.n, eps)
             res = scheme.run(self.images, g)
@@ -545,7 +571,7 @@ class Comparison:
     def run_budget(self) -> dict[str, Any]:
         """Distortion vs ε at fixed channel budgets (``config.budgets``; default: the reference
         NECST's m and the largest m trained on this channel)."""
-        from baselines import SeparationScheme, get_source
+        from baselines import SeparationScheme
 
         cfg = self.cfg
         own_m = [n.m for n in self.necst if n.channel == self.channel]
@@ -564,7 +590,7 @@ class Comparison:
                                "channel_bits_mean": [float(nm.m)] * len(rows),
                                "cannot_fit_rate": [0.0] * len(rows),
                                "failure_rate": [0.0] * len(rows)})
-            for source in cfg.sources:
+            for source in self.sources:
                 tab = self.table(source)
                 min_stream = 8 * (1 + tab.payload_bytes[0])  # lowest quality + quality byte
                 for kind in self.codes:
@@ -582,7 +608,8 @@ class Comparison:
                         qual, used = [], []
                         if fits.any():
                             idx = np.nonzero(fits)[0]
-                            src = get_source(source, header_known=True, signal_quality=True)
+                            src = self.source_codec(source, header_known=True,
+                                                    signal_quality=True)
                             scheme = SeparationScheme(src, code, self.channel_at(e),
                                                       fallback=self.fallback)
                             g = _gen(cfg.seed, "budget", self.channel, source, kind, B, e)
@@ -663,7 +690,7 @@ class Comparison:
             necst_rows.append({**nm.describe(), "sse": [r["sse"] for r in rows],
                                "sse_se": [r["sse_se"] for r in rows]})
         needed = []
-        for source in cfg.sources:
+        for source in self.sources:
             for sent in ("payload", "file"):
                 for kind in self.codes:
                     rows = [self.bits_needed(source, sent, kind, e, t)
@@ -678,7 +705,7 @@ class Comparison:
         src_summary = {s: {"quality": self.table(s).quality.tolist(),
                            "payload_bytes_mean": self.table(s).payload_bytes.mean(1).tolist(),
                            "file_bytes_mean": self.table(s).file_bytes.mean(1).tolist(),
-                           "sse": self.table(s).sse.mean(1).tolist()} for s in cfg.sources}
+                           "sse": self.table(s).sse.mean(1).tolist()} for s in self.sources}
         metrics = {"param": list(map(float, cfg.eps)),
                    "target": {"m": self.main.m, "trained_on": {"channel": self.main.channel,
                                                                "param": self.main.train_eps},
@@ -692,7 +719,7 @@ class Comparison:
         quality (ideal: exact; LDPC: accounting with error-free SSE, plus simulated points)."""
         cfg, e = self.cfg, float(self.cfg.rd_eps)
         curves = []
-        for source in cfg.sources:
+        for source in self.sources:
             for sent in ("payload", "file"):
                 for kind in self.codes:
                     qs, bits, free = self._operating_points(source, sent, kind, e)
@@ -701,7 +728,8 @@ class Comparison:
                          "channel_bits_mean": bits.tolist(), "sse_error_free": free.tolist()}
                     if kind not in EXACT_CODES and sent == "payload":
                         sims = [self.simulate(source, q, sent, kind, e)
-                                for q in cfg.rd_sim_qualities.get(source, ())
+                                for q in (self.qualities(source) if source == "learned" else
+                                          cfg.rd_sim_qualities.get(source, ()))
                                 if q in set(qs.tolist())]
                         c["simulated"] = {k: [s[k] for s in sims] for k in (
                             "quality", "channel_bits_mean", "sse", "sse_se", "failure_rate")}
@@ -715,7 +743,7 @@ class Comparison:
             if row["trained_on"]["channel"] != self.channel:
                 continue
             entry = {"m": row["m"], "sse": row["sse"], "schemes": {}}
-            for source in cfg.sources:
+            for source in self.sources:
                 for kind in self.codes:
                     r = self.bits_needed(source, "payload", kind, e, row["sse"])
                     entry["schemes"][scheme_label(source, kind)] = {
@@ -795,7 +823,9 @@ class Comparison:
                         + ("the ldpc package's C++ BpDecoder (product_sum, early stop) on the "
                            "same pruned 5G parity-check matrix" if cfg["decoder"] == "cpp"
                            else "sionna LDPC5GDecoder (boxplus-phi)"),
-                   simulation_seconds=round(self.sim_seconds, 1))
+                   simulation_seconds=round(self.sim_seconds, 1),
+                   learned_source=[{**n.describe(), "quality": i + 1}
+                                   for i, n in enumerate(self.learned)])
         return make_result(task, _jsonable(metrics), dataset=self.dataset,
                            channel={"name": self.channel,
                                     "param": metrics.get("param")},
