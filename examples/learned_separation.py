@@ -11,6 +11,8 @@ error-free distortion; ideal = ⌈m / C⌉. Writes ``<out>/learned_separation.js
 
     python examples/learned_separation.py --data-dir DATA --necst runs/mnist_bsc0.1 \\
         --source runs/src_m32 --source runs/src_m48 --source runs/src_m64 --out runs/learned_sep
+    python examples/learned_separation.py --summarize runs/sep_s0 runs/sep_s1 runs/sep_s2 \\
+        --out runs/sep   # mean ± σ over seeds
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import torch
@@ -73,7 +76,52 @@ def search(make, name: str, m: int, bits: torch.Tensor, src, x: torch.Tensor, ta
             "tried": sorted(cache.values(), key=lambda r: r["n"])}
 
 
+def summarize(folders: list[Path], out: Path) -> int:
+    """Mean ± σ over runs (seeds) of NECST's SSE and each code's channel bits / SSE at budget."""
+    import statistics as st
+
+    runs = [json.loads((f / "learned_separation.json").read_text()) for f in folders]
+
+    def ms(xs: list) -> dict:
+        xs = [x for x in xs if x is not None]
+        if not xs:
+            return {"mean": None, "std": None, "n": 0}
+        return {"mean": st.mean(xs), "std": st.stdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
+
+    summary = {"seeds": [r["seed"] for r in runs],
+               "necst_sse": ms([r["necst"]["sse"] for r in runs]), "sources": []}
+    for i, row in enumerate(runs[0]["sources"]):
+        rows = [r["sources"][i] for r in runs]
+        entry = {"m": row["m"], "sse_error_free": ms([x["sse_error_free"] for x in rows]),
+                 "ideal_bits_for_m": row["ideal"]["channel_bits_for_m"]}
+        for code in ("polar", "ldpc"):
+            entry[code] = {
+                "bits": ms([x[code]["bits"] for x in rows]),
+                "reached": sum(x[code]["bits"] is not None for x in rows),
+                "bler_at_target": ms([x[code]["at_target"]["bler"] for x in rows
+                                      if x[code]["at_target"]]),
+                "sse_at_budget": ms([x[code]["at_budget"]["sse"] for x in rows
+                                     if x[code]["at_budget"]])}
+        summary["sources"].append(entry)
+        fmt = lambda d: "–" if d["mean"] is None else f"{d['mean']:.1f} ± {d['std']:.1f}"  # noqa: E731
+        print(f"m={entry['m']}: error-free SSE {fmt(entry['sse_error_free'])}; bits for NECST's "
+              f"SSE {fmt(summary['necst_sse'])}: polar {fmt(entry['polar']['bits'])} "
+              f"({entry['polar']['reached']}/{len(rows)}), LDPC {fmt(entry['ldpc']['bits'])} "
+              f"({entry['ldpc']['reached']}/{len(rows)}); SSE at the budget: polar "
+              f"{fmt(entry['polar']['sse_at_budget'])}, LDPC {fmt(entry['ldpc']['sse_at_budget'])}")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    print(f"wrote {out / 'summary.json'}")
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--summarize":
+        q = argparse.ArgumentParser(description="mean ± σ over runs of this script")
+        q.add_argument("--summarize", type=Path, nargs="+", required=True)
+        q.add_argument("--out", type=Path, required=True)
+        b = q.parse_args()
+        return summarize(b.summarize, b.out)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=None)
     p.add_argument("--necst", required=True, help="NECST run trained over the BSC")

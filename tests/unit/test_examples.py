@@ -54,3 +54,10 @@ def test_learned_separation_finds_the_cheapest_code_length(tmp_path, data_dir):
         assert tried and all(t["n"] >= 16 for t in tried)
         if row[code]["bits"] is not None:  # the answer meets the target, one less does not
             assert row[code]["at_target"]["sse"] <= res["necst"]["sse"]
+    r = subprocess.run([sys.executable, str(EXAMPLES / "learned_separation.py"), "--summarize",
+                        str(out), str(out), "--out", str(tmp_path / "sum")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "sum" / "summary.json").read_text())
+    assert summary["necst_sse"] == {"mean": res["necst"]["sse"], "std": 0.0, "n": 2}
+    assert summary["sources"][0]["m"] == 16
