@@ -59,21 +59,26 @@ class NecstMLP(NecstCodec):
         bias: bool = False,
         init_scale: float = 0.1,
     ) -> None:
-        super().__init__(m, data_shape, likelihood)
+        check_bool(bias, "bias")
+        self._setup(m, data_shape, enc_hidden, dec_hidden, likelihood, negative_slope,
+                    init_scale, enc_bias=bias, code_bias=bias, dec_bias=bias)
+
+    def _setup(self, m: int, data_shape: Sequence[int], enc_hidden: Sequence[int],
+               dec_hidden: Sequence[int], likelihood: str, negative_slope: float,
+               init_scale: float, *, enc_bias: bool, code_bias: bool, dec_bias: bool) -> None:
+        """Validate the widths and build both MLPs (Glorot init) and the likelihood scale;
+        ``enc_bias`` on the encoder's hidden layers, ``code_bias`` on its code layer."""
+        NecstCodec.__init__(self, m, data_shape, likelihood)
         enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
         dec = check_int_tuple(dec_hidden, "dec_hidden", allow_empty=True, max=LIMITS["hidden"])
-        check_bool(bias, "bias")
-        self._build(enc, dec, negative_slope, [bias] * (len(enc) + 1), [bias] * (len(dec) + 1))
-        self._add_scale(init_scale)
-
-    def _build(self, enc: tuple[int, ...], dec: tuple[int, ...], negative_slope: float,
-               enc_bias: list[bool], dec_bias: list[bool]) -> None:
         slope = check_number(negative_slope, "negative_slope", min=0, max=1, max_open=True)
         act = {"activation": "leaky_relu", "negative_slope": slope}
-        self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, self.m),
-                                                        bias=enc_bias, **act))
-        self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim), bias=dec_bias, **act))
+        self.encoder = nn.Sequential(nn.Flatten(), *mlp(
+            (self.data_dim, *enc, self.m), bias=[enc_bias] * len(enc) + [code_bias], **act))
+        self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim),
+                                          bias=[dec_bias] * (len(dec) + 1), **act))
         glorot_init(self)
+        self._add_scale(init_scale)
 
 
 @register("necst_mlp_tf")
@@ -106,12 +111,9 @@ class NecstMLPTF(NecstMLP):
         decoder_input: str = "binary",
         init_scale: float = 0.1,
     ) -> None:
-        NecstCodec.__init__(self, m, data_shape, likelihood)
-        enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
-        dec = check_int_tuple(dec_hidden, "dec_hidden", allow_empty=True, max=LIMITS["hidden"])
         check_bool(enc_bias, "enc_bias")
         check_bool(dec_bias, "dec_bias")
-        self.decoder_input_mode = check_choice(decoder_input, "decoder_input", DECODER_INPUTS)
-        self._build(enc, dec, negative_slope, [enc_bias] * len(enc) + [False],
-                    [dec_bias] * (len(dec) + 1))
-        self._add_scale(init_scale)
+        mode = check_choice(decoder_input, "decoder_input", DECODER_INPUTS)
+        self._setup(m, data_shape, enc_hidden, dec_hidden, likelihood, negative_slope,
+                    init_scale, enc_bias=enc_bias, code_bias=False, dec_bias=dec_bias)
+        self.decoder_input_mode = mode
