@@ -283,11 +283,13 @@ def verify_checkpoint(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def find_checkpoint(path: str | os.PathLike[str]) -> Path:
+def find_checkpoint(path: str | os.PathLike[str], *, best: bool = True) -> Path:
     """Resolve ``path`` to an intact checkpoint.
 
     ``path`` may be a checkpoint directory, a ``model.safetensors`` file, a run directory (its
-    ``checkpoints/last``, falling back to ``checkpoints/prev``) or a ``checkpoints/`` folder.
+    ``checkpoints/best`` — the early-stopping choice, written only by runs with validation
+    data — then ``checkpoints/last``, falling back to ``checkpoints/prev``) or a
+    ``checkpoints/`` folder. ``best=False`` skips ``best`` (resuming continues from ``last``).
     Raises ``FileNotFoundError`` if nothing is there, ``ValueError`` if all candidates are corrupt.
     """
     path = Path(path)
@@ -300,7 +302,7 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
         return path
     root = path / "checkpoints" if (path / "checkpoints").is_dir() else path
     errors = []
-    for name in CANDIDATES:
+    for name in (("best",) if best else ()) + CANDIDATES:
         cand = root / name
         if not cand.exists():
             continue

@@ -66,7 +66,7 @@ __all__ = ["CSV_COLUMNS", "TrainConfig", "Trainer", "format_row"]
 
 #: columns of ``log.csv`` (``log.jsonl`` has these plus every statistic the objective reports)
 CSV_COLUMNS = ("epoch", "step", "loss", "distortion", "l2", "test_sse", "test_sse_se",
-               "test_psnr", "epoch_seconds", "steps_per_second")
+               "test_psnr", "valid_sse", "valid_loss", "epoch_seconds", "steps_per_second")
 
 
 @dataclass
@@ -86,6 +86,8 @@ class TrainConfig:
     #                              batches in a fresh order (the official NECST code's tf.data)
     keep_epochs: tuple[int, ...] = ()  # also keep the checkpoint of these epochs (epoch_<e>)
     flush_denormal: bool = True  # CPU: subnormal floats as 0 during fit() (see _flush_denormals)
+    patience: int | None = None  # early stopping: stop after this many epochs without a better
+    #                              validation score (needs valid_data); None: never stop early
 
     def __post_init__(self) -> None:
         self.epochs = check_positive_int(self.epochs, "epochs", max=1 << 20)
@@ -103,6 +105,8 @@ class TrainConfig:
         self.shuffle = check_choice(self.shuffle, "shuffle", ("examples", "batches"))
         self.keep_epochs = tuple(check_positive_int(e, "keep_epochs") for e in self.keep_epochs)
         check_bool(self.flush_denormal, "flush_denormal")
+        if self.patience is not None:
+            self.patience = check_positive_int(self.patience, "patience")
 
 
 @contextlib.contextmanager
@@ -174,6 +178,11 @@ class Trainer:
         test_data: optional test data (batch, tensor or dataset) for the per-epoch test
             distortion of reconstruction codecs.
         test_channel: channel for that evaluation (test ε); defaults to ``channel``.
+        valid_data: optional held-out training data, scored after every epoch (``valid_sse``
+            over the *training* channel for reconstruction codecs, else ``valid_loss`` = the
+            objective's loss); the best epoch's weights are kept as ``checkpoints/best`` (what
+            :func:`~njscc.training.find_checkpoint` loads from a run directory) and, with
+            ``config.patience``, training stops once that many epochs bring no improvement.
         out_dir: run directory for logs/checkpoints (``None``: nothing is written).
         device: where to train (default: the model's device).
         dist_info: rank/world when run under ``torchrun`` (see :func:`distributed_context`).
@@ -192,6 +201,7 @@ class Trainer:
         *,
         test_data: Batch | Tensor | Any | None = None,
         test_channel: BinaryChannel | None = None,
+        valid_data: Batch | Tensor | Any | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         device: torch.device | str | None = None,
         dist_info: DistInfo | None = None,
@@ -220,6 +230,10 @@ class Trainer:
         self.test_channel = test_channel.to(self.device) if test_channel is not None else None
         self.train_data = train.to(self.device)
         self.test_data = as_batch(test_data).to(self.device) if test_data is not None else None
+        self.valid_data = as_batch(valid_data).to(self.device) if valid_data is not None else None
+        if self.cfg.patience is not None and self.valid_data is None:
+            raise ValueError("patience: early stopping needs validation data (valid_data; "
+                             "on the CLI --valid-size N)")
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.run_info = dict(run_info or {})
         self.quiet = quiet
@@ -354,6 +368,9 @@ class Trainer:
         if self.cfg.max_steps is not None and self.global_step >= self.cfg.max_steps:
             self._stop_reason = "steps"  # a resumed run that already used its step budget
             return self.history
+        if self._no_improvement():
+            self._stop_reason = "early"  # a resumed run that had already stopped early
+            return self.history
         with self._signals(), _flush_denormals(self.cfg.flush_denormal and
                                                self.device.type == "cpu"):
             while self.epoch < self.cfg.epochs and self._stop_reason is None:
@@ -365,15 +382,63 @@ class Trainer:
                     self.save()
                     if self.epoch in self.cfg.keep_epochs:
                         self.keep(self.epoch)
+                    if row.get("best"):
+                        self.keep(self.epoch, name="best")
                     self._write_logs()
                 if self.on_epoch is not None and self.dist.is_main:
                     self.on_epoch(row)
+                if self._no_improvement():
+                    self._stop_reason = "early"
         return self.history
+
+    # ------------------------------------------------------------------ validation
+    @property
+    def monitor(self) -> str | None:
+        """The validation score early stopping watches (lower is better): ``"valid_sse"`` for
+        reconstruction codecs, ``"valid_loss"`` otherwise; ``None`` without validation data."""
+        if self.valid_data is None:
+            return None
+        return "valid_sse" if self.model.reconstructs else "valid_loss"
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch with the lowest validation score so far (``None`` before any)."""
+        key = self.monitor
+        scored = [r for r in self.history if key is not None and r.get(key) is not None]
+        return int(min(scored, key=lambda r: r[key])["epoch"]) if scored else None
+
+    def _no_improvement(self) -> bool:
+        best = self.best_epoch
+        return (self.cfg.patience is not None and best is not None
+                and self.epoch - best >= self.cfg.patience and self.epoch < self.cfg.epochs)
+
+    def valid_metrics(self) -> dict[str, float]:
+        """The validation score of the current weights, with a fixed generator so every epoch
+        is scored on the same channel draws: ``valid_sse`` (reconstruction codecs, over the
+        training channel) or ``valid_loss`` (the objective's loss, batch by batch)."""
+        from njscc.evaluation.distortion import evaluate_codec
+
+        assert self.valid_data is not None
+        g = torch.Generator(device=self.device).manual_seed(mix_seed(self.cfg.seed, 104729))
+        if self.model.reconstructs:
+            channel = self.channel if self.model.latent.sendable else None
+            r = evaluate_codec(self.model, self.valid_data.x, channel, generator=g)
+            self.model.train()
+            return {"valid_sse": r["sse"], "valid_sse_se": r["sse_se"]}
+        total, n, b = 0.0, 0, self.cfg.batch_size
+        with torch.no_grad():
+            for i in range(0, len(self.valid_data), b):
+                part = self.valid_data[torch.arange(i, min(i + b, len(self.valid_data)),
+                                                    device=self.device)]
+                loss, _ = self.objective(self.model, part, self.channel, generator=g)
+                total += float(loss) * len(part)
+                n += len(part)
+        return {"valid_loss": total / n}
 
     @property
     def stop_reason(self) -> str | None:
-        """Why the last :meth:`fit` ended early: ``"signal"``, ``"time"``, ``"steps"`` or
-        ``None``."""
+        """Why the last :meth:`fit` ended early: ``"signal"``, ``"time"``, ``"steps"``,
+        ``"early"`` (no validation improvement for ``patience`` epochs) or ``None``."""
         return self._stop_reason
 
     @property
@@ -432,6 +497,12 @@ class Trainer:
         if (self.test_data is not None and self.model.reconstructs and self.dist.is_main and every
                 and (self.epoch % every == 0 or self.epoch == self.cfg.epochs)):
             row.update(self.test_metrics())
+        if self.valid_data is not None and self.dist.is_main:
+            row.update(self.valid_metrics())
+            key = self.monitor
+            assert key is not None
+            previous = [r[key] for r in self.history if r.get(key) is not None]
+            row["best"] = not previous or row[key] < min(previous)
         self.history.append(row)
         self.step_in_epoch = 0
         self._accum = _EpochAccum()
@@ -509,12 +580,12 @@ class Trainer:
         return save_checkpoint(ck / "last", self.model, optimizer_states=self.optimizers,
                                extra=self.state_extra(), previous=ck / "prev")
 
-    def keep(self, epoch: int) -> Path:
-        """A copy of the current checkpoint as ``<out>/checkpoints/epoch_<epoch>``."""
+    def keep(self, epoch: int, name: str | None = None) -> Path:
+        """A copy of the current weights as ``<out>/checkpoints/epoch_<epoch>`` (or ``name``)."""
         if self.out_dir is None:
             raise ValueError("Trainer.keep: no out_dir")
         ck = self.out_dir / "checkpoints"
-        return save_checkpoint(ck / f"epoch_{epoch}", self.model, extra={
+        return save_checkpoint(ck / (name or f"epoch_{epoch}"), self.model, extra={
             "epoch": self.epoch, "global_step": self.global_step, "run": self.run_info,
             "history": self.history, "train_config": asdict(self.cfg)})
 
@@ -525,7 +596,7 @@ class Trainer:
         src = path if path is not None else self.out_dir
         if src is None:
             raise ValueError("resume: no checkpoint path and no out_dir")
-        ck = load_checkpoint(find_checkpoint(src), map_location=self.device)
+        ck = load_checkpoint(find_checkpoint(src, best=False), map_location=self.device)
         extra = ck.extra
         if ck.model_config != dict(self.model.config):
             raise ValueError(f"resume: checkpoint model {ck.model_config} differs from "
@@ -608,5 +679,8 @@ def format_row(row: Mapping[str, Any], epochs: int) -> str:
         parts.append(f"distortion {row['distortion']:.4g}")
     if "test_sse" in row:
         parts.append(f"test SSE {row['test_sse']:.3f}±{row['test_sse_se']:.3f}")
+    for key in ("valid_sse", "valid_loss"):
+        if key in row:
+            parts.append(f"{key.replace('_', ' ')} {row[key]:.3f}{' *' if row.get('best') else ''}")
     parts.append(f"{row['epoch_seconds']:.1f}s")
     return "  ".join(parts)

@@ -218,3 +218,52 @@ def test_fit_flushes_subnormals_on_the_cpu_and_restores() -> None:
     assert seen[0] == (0.0 if supported else pytest.approx(1e-39, rel=1e-3))
     assert seen[1] == pytest.approx(1e-39, rel=1e-3)  # flush_denormal=False: untouched
     assert float(tiny * 1.0) == pytest.approx(1e-39, rel=1e-3)  # restored after fit()
+
+
+def _early_trainer(out: Path, *, lr: float, patience: int | None, epochs: int = 6) -> Trainer:
+    torch.manual_seed(0)
+    model = models.get("necst_mlp", m=16, enc_hidden=[32], dec_hidden=[32])
+    x = synthetic_images(320)
+    cfg = TrainConfig(epochs=epochs, batch_size=40, seed=0, lr=lr, test_every=0,
+                      patience=patience)
+    return Trainer(model, objectives.get("vimco", n_samples=3), channels.get("bsc", 0.1),
+                   x[:240], cfg, valid_data=x[240:], out_dir=out, device="cpu", quiet=True)
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops(tmp_path: Path) -> None:
+    from njscc.training import find_checkpoint, load_model
+
+    # a learning rate so small that the weights cannot change: no epoch beats the first
+    # (ties are not improvements), so patience 2 stops after epoch 3
+    t = _early_trainer(tmp_path / "frozen", lr=1e-30, patience=2)
+    hist = t.fit()
+    assert t.stop_reason == "early" and len(hist) == 3 and t.best_epoch == 1
+    assert [r["best"] for r in hist] == [True, False, False]
+    assert find_checkpoint(tmp_path / "frozen").name == "best"
+    assert find_checkpoint(tmp_path / "frozen", best=False).name == "last"
+    # resuming a run that stopped early does not train on
+    again = _early_trainer(tmp_path / "frozen", lr=1e-30, patience=2)
+    again.resume()
+    assert again.fit() == hist and again.stop_reason == "early"
+
+    # a learning run: valid SSE falls, best tracks the minimum, best weights are what loads
+    t = _early_trainer(tmp_path / "learn", lr=3e-3, patience=None, epochs=4)
+    hist = t.fit()
+    assert t.stop_reason is None and len(hist) == 4
+    scores = [r["valid_sse"] for r in hist]
+    assert scores[-1] < scores[0]
+    assert t.best_epoch == 1 + scores.index(min(scores))
+    best = load_model(find_checkpoint(tmp_path / "learn"))
+    ck = load_checkpoint(tmp_path / "learn" / "checkpoints" / "best")
+    assert ck.extra["epoch"] == t.best_epoch
+    assert best.config == t.model.config
+
+
+def test_patience_needs_validation_data() -> None:
+    torch.manual_seed(0)
+    model = models.get("necst_mlp", m=16, enc_hidden=[32], dec_hidden=[32])
+    with pytest.raises(ValueError, match="validation data"):
+        Trainer(model, objectives.get("vimco"), channels.get("bsc", 0.1), synthetic_images(80),
+                TrainConfig(epochs=2, batch_size=40, patience=2), device="cpu", quiet=True)
+    with pytest.raises(ValueError, match="patience"):
+        TrainConfig(patience=0)

@@ -193,6 +193,7 @@ def test_resume_when_already_done_is_a_no_op(tmp_path: Path, reference_run: Path
     (["train", "--preset", "embedded", "--model", "nope"], ["nope"]),
     (["train", "--preset", "embedded", "--model-arg", "oops"], ["--model-arg"]),
     (["train", "--preset", "embedded", "--device", "cuda:7"], ["--device"]),
+    (["train", "--preset", "embedded", "--patience", "2"], ["--patience", "--valid-size"]),
     (["eval", "--checkpoint", "/nonexistent/run"], ["/nonexistent/run"]),
     (["eval", "--checkpoint", ".", "--eps", "a,b"], ["--eps"]),
     (["eval", "--checkpoint", ".", "--channel", "pigeon"], ["pigeon"]),
@@ -235,3 +236,16 @@ def test_demo_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     with Image.open(out / "reconstructions.png") as im:
         assert im.size == (80 + 10 * 58 + 2, 8 * 58 + 2)  # 10 digits; original + 4 BSC + 3 BEC
+
+
+def test_patience_stops_early_and_eval_loads_the_best(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "es"
+    # lr so small nothing changes: epoch 1 stays best, patience 1 stops after epoch 2
+    assert main(["train", *TINY, "--train-size", "1000", "--valid-size", "500", "--patience",
+                 "1", "--lr", "1e-30", "--epochs", "5", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "early stop after epoch 2" in captured.out + captured.err
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["best"] and "valid_sse" in rows[1]
+    assert (out / "checkpoints" / "best").is_dir()

@@ -85,6 +85,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "with an encoder group)")
     t.add_argument("--test-every", type=opt.nonneg_int, default=1,
                    help="evaluate test distortion every N epochs (0: never)")
+    t.add_argument("--patience", type=opt.positive_int, default=None,
+                   help="early stopping: stop after N epochs without a better validation score "
+                   "(needs --valid-size); checkpoints/best keeps the best epoch, which eval, "
+                   "compare and encode load from the run directory")
     t.add_argument("--max-minutes", type=opt.positive_float, default=None,
                    help="stop (resumable) once this much training time has passed")
     t.add_argument("--max-steps", type=opt.positive_int, default=None,
@@ -209,6 +213,13 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
     test_ds = load_dataset(dataset, "test", data_dir=args.data_dir) if "test" in info.splits \
         else None
     train_data = train_ds.batch()[:args.train_size]
+    if args.patience is not None and not valid_size:
+        raise ValueError("--patience: early stopping needs a validation split; pass "
+                         "--valid-size N (N training examples held out)")
+    # validation is scored when asked for: --patience, or an explicit --valid-size
+    valid_data = load_dataset(dataset, "valid", data_dir=args.data_dir, **split_args).batch() \
+        if valid_size and (args.patience is not None or opt.explicit(args, "valid_size")) \
+        else None
     test_data = test_ds.batch()[:args.test_size] if test_ds is not None else None
     model_kwargs = _model_kwargs(args, model_entry, recipe, list(train_data.x.shape[1:]),
                                  dict(bundle.model_args) if model_entry.name == bundle.model
@@ -258,7 +269,7 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
                           encoder_l2=l2, seed=args.seed, test_every=args.test_every,
                           max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
                           max_steps=args.max_steps, shuffle=shuffle,
-                          keep_epochs=tuple(args.keep_epochs))
+                          keep_epochs=tuple(args.keep_epochs), patience=args.patience)
         run_info = {"preset": args.preset, "dataset": dataset,
                     "recipe": {"name": RECIPES.canonical(args.recipe), **bundle.as_dict()},
                     "valid": {"size": valid_size, "split": valid_split} if valid_size else None,
@@ -271,7 +282,8 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         trainer = Trainer(
             model, objective, train_channel, train_data, cfg,
             test_data=test_data if model.reconstructs else None, test_channel=test_channel,
-            out_dir=out, device=device, dist_info=dist_info, run_info=run_info, quiet=quiet,
+            valid_data=valid_data, out_dir=out, device=device, dist_info=dist_info,
+            run_info=run_info, quiet=quiet,
             on_epoch=None if quiet else (lambda row: print(format_row(row, cfg.epochs),
                                                            file=sys.stderr, flush=True)))
         main = dist_info.is_main
@@ -293,12 +305,20 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
         if main:
             if trainer.stop_reason is not None:
                 why = {"signal": "interrupted", "time": "time budget reached",
-                       "steps": "step budget reached"}[trainer.stop_reason]
-                log(f"{why}: checkpoint saved at epoch {trainer.epoch} step "
-                    f"{trainer.step_in_epoch}; continue with --resume --out {out}")
+                       "steps": "step budget reached",
+                       "early": "early stop"}[trainer.stop_reason]
+                if trainer.stop_reason == "early":
+                    log(f"early stop after epoch {trainer.epoch}: no better {trainer.monitor} "
+                        f"for {cfg.patience} epochs; best epoch {trainer.best_epoch} "
+                        f"({out / 'checkpoints' / 'best'})")
+                else:
+                    log(f"{why}: checkpoint saved at epoch {trainer.epoch} step "
+                        f"{trainer.step_in_epoch}; continue with --resume --out {out}")
             else:
-                log(f"done: {trainer.epoch} epochs; checkpoint {out / 'checkpoints' / 'last'}, "
-                    f"logs {out / 'log.csv'}")
+                best = (f", best epoch {trainer.best_epoch} (checkpoints/best)"
+                        if trainer.best_epoch is not None else "")
+                log(f"done: {trainer.epoch} epochs; checkpoint {out / 'checkpoints' / 'last'}"
+                    f"{best}, logs {out / 'log.csv'}")
     return {"out": out, "history": history, "trainer": trainer, "interrupted": sig}
 
 
