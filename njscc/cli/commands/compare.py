@@ -47,8 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budgets", type=_budgets, default=[],
                    help="fixed channel budgets (bits/image); default: --m and the largest NECST "
                    "m trained on the channel")
-    p.add_argument("--experiments", type=opt.name_list, default=["budget", "bits", "cliff"],
-                   help="which to run")
+    p.add_argument("--experiments", type=opt.name_list, default=None,
+                   help="which to run: budget, bits, cliff, short, matched (default: all; "
+                   "short and matched need --learned-source)")
     p.add_argument("--decoder", default="cpp", choices=("cpp", "sionna"),
                    help="LDPC BP decoder: the ldpc package's C++ sum-product (fast) or Sionna's")
     p.add_argument("--ldpc-k", type=opt.int_range(12, 8448), default=400,
@@ -66,14 +67,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(channels.finite_blocklength)")
     p.add_argument("--rd-eps", type=opt.float_range(0, 0.5, hi_open=True), default=0.1,
                    help="ε of the distortion-vs-bits plot")
-    p.add_argument("--cliff-design-eps", type=opt.float_list, default=[0.05],
-                   help="ε the cliff schemes are built for")
+    p.add_argument("--cliff-design-eps", type=opt.float_list, default=[0.02, 0.05, 0.1],
+                   help="ε the cliff schemes are built for (the matched cliff pairs each with "
+                   "the NECST model trained there)")
     p.add_argument("--cliff-eps", type=opt.float_list,
                    default=[0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2], help="cliff test ε")
     p.add_argument("--cliff-quality", type=opt.int_range(1, 100), default=None,
                    help="JPEG quality of the cliff scheme (default: from the bits search)")
     p.add_argument("--check-eps", type=_floats_or_empty, default=[0.05, 0.1],
                    help="cliff points re-decoded with Sionna to check the C++ decoder ('' none)")
+    p.add_argument("--short-eps", type=opt.float_list, default=[0.05, 0.1, 0.2],
+                   help="ε of the short-code experiment (learned sources, one codeword each)")
+    p.add_argument("--short-bler", type=opt.float_list, default=[0.1, 0.01],
+                   help="target block error rates of the short-code tables and matched designs")
+    p.add_argument("--short-words", type=opt.int_range(100, 1 << 22), default=4000,
+                   help="random words per measured block error rate")
     opt.add_run(p, out="results/compare", seed_help="seed of every channel draw",
                 threads_default=1)
     p.add_argument("--plots-only", action="store_true",
@@ -113,12 +121,15 @@ def run(args: argparse.Namespace) -> int:
               "train_eps": args.train_eps, "train_missing": args.train_missing,
               "epochs": args.epochs, "train_size": args.train_size,
               "model_args": opt.parse_kv(args.model_arg, "--model-arg"),
-              "budgets": list(args.budgets), "experiments": list(args.experiments),
+              "budgets": list(args.budgets),
+              "experiments": None if args.experiments is None else list(args.experiments),
               "decoder": args.decoder, "ldpc_k": args.ldpc_k, "rd_eps": args.rd_eps,
               "ppv_pe": args.ppv_pe, "ppv_bound": args.ppv_bound,
               "learned_source": list(args.learned_source),
               "cliff_design_eps": list(args.cliff_design_eps),
               "cliff_eps": list(args.cliff_eps), "cliff_quality": args.cliff_quality,
-              "check_eps": list(args.check_eps), "seed": args.seed, "quiet": args.quiet}
+              "check_eps": list(args.check_eps), "short_eps": list(args.short_eps),
+              "short_bler": list(args.short_bler), "short_words": args.short_words,
+              "seed": args.seed, "quiet": args.quiet}
     run_study("compare", fields, args, args.out, quiet=args.quiet)
     return 0

@@ -1,7 +1,9 @@
 """NECST head-to-head against separation (JPEG/WebP + 5G LDPC or an ideal code).
 
-:class:`CompareStudy` (``njscc compare``) runs the three experiments of
-:mod:`~njscc.experiments.compare.comparison` — ``bits``, ``budget``, ``cliff`` — per channel;
+:class:`CompareStudy` (``njscc compare``) runs the experiments of
+:mod:`~njscc.experiments.compare.comparison` — ``bits``, ``budget``, ``cliff`` — and, given
+learned source codecs, of :mod:`~njscc.experiments.compare.short` — ``short``, ``matched`` —
+per channel;
 results ``<dataset>_<channel>_<experiment>.json``; plots and ``summary.md``
 (:mod:`~njscc.experiments.compare.plots`) are drawn from every compare result in the folder.
 """
@@ -15,14 +17,17 @@ from typing import Any
 
 from njscc.experiments.base import EXPERIMENTS, Log, Study
 
-__all__ = ["DATASET_DEFAULTS", "EXPERIMENT_NAMES", "CompareStudy", "redraw"]
+__all__ = ["DATASET_DEFAULTS", "EXPERIMENT_NAMES", "LEARNED_EXPERIMENTS", "CompareStudy",
+           "redraw"]
 
 #: per-dataset defaults: NECST architecture, main code length, sweep, test images
 DATASET_DEFAULTS = {
     "mnist": {"model": "necst_mlp", "m": 100, "m_sweep": (50, 200, 400), "n_images": 1000},
     "kodak": {"model": "necst_conv", "m": 200, "m_sweep": (), "n_images": 500},
 }
-EXPERIMENT_NAMES = ("budget", "bits", "cliff")
+EXPERIMENT_NAMES = ("budget", "bits", "cliff", "short", "matched")
+#: the experiments that need learned source codecs (left out of the default run without them)
+LEARNED_EXPERIMENTS = ("short", "matched")
 
 
 @EXPERIMENTS.register("compare")
@@ -45,17 +50,20 @@ class CompareStudy(Study):
     train_size: int | None = None
     model_args: Mapping[str, Any] | None = None
     budgets: Sequence[int] = ()
-    experiments: Sequence[str] = ("budget", "bits", "cliff")
+    experiments: Sequence[str] | None = None  # None: all (short/matched only with learned)
     decoder: str = "cpp"
     ldpc_k: int = 400
     ppv_pe: float = 1e-3
     ppv_bound: str = "achievability"
     learned_source: Sequence[str] = ()  # checkpoints of bit codecs used as source codes
     rd_eps: float = 0.1
-    cliff_design_eps: Sequence[float] = (0.05,)
+    cliff_design_eps: Sequence[float] = (0.02, 0.05, 0.1)
     cliff_eps: Sequence[float] = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
     cliff_quality: int | None = None
     check_eps: Sequence[float] = (0.05, 0.1)
+    short_eps: Sequence[float] = (0.05, 0.1, 0.2)
+    short_bler: Sequence[float] = (0.1, 0.01)
+    short_words: int = 4000
     seed: int = 0
     quiet: bool = False
 
@@ -79,10 +87,17 @@ class CompareStudy(Study):
                 raise ValueError(f"channels: expected bsc, bec or z, got {c!r}")
             for e in self.eps:
                 chs.get(c, e)
-        for x in self.experiments:
+        experiments = (list(self.experiments) if self.experiments is not None else
+                       [x for x in EXPERIMENT_NAMES
+                        if self.learned_source or x not in LEARNED_EXPERIMENTS])
+        for x in experiments:
             if x not in EXPERIMENT_NAMES:
                 raise ValueError(f"experiments: expected {', '.join(EXPERIMENT_NAMES)}, got "
                                  f"{x!r}")
+            if x in LEARNED_EXPERIMENTS and not self.learned_source:
+                raise ValueError(f"experiments: {x!r} sends learned source codes as short "
+                                 "codewords; pass --learned-source RUN (a noiseless-trained "
+                                 "bit codec)")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.train_size is not None and self.train_size < 100:
@@ -99,7 +114,9 @@ class CompareStudy(Study):
             decoder=self.decoder, rd_eps=self.rd_eps, ppv_pe=self.ppv_pe,
             ppv_bound=self.ppv_bound,
             cliff_design_eps=tuple(self.cliff_design_eps), cliff_eps=tuple(self.cliff_eps),
-            cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps), seed=self.seed)
+            cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps),
+            short_eps=tuple(self.short_eps), short_bler=tuple(self.short_bler),
+            short_words=self.short_words, seed=self.seed)
         necst = [load_necst(p) for p in self.checkpoints]  # checked before any data is read
         learned = [load_necst(p) for p in self.learned_source]
         data = load_compare_data(self.dataset, self.data_dir, self.n_images or dflt["n_images"],
@@ -146,12 +163,13 @@ class CompareStudy(Study):
             cmp = Comparison(data["test"], data["fallback"], ch, necst, cfg,
                              dataset=self.dataset, main_m=m_main, log=log,
                              data_description=data["description"], learned=learned)
-            for x in ("bits", "budget", "cliff"):  # bits first: the cliff reuses its searches
-                if x in self.experiments:
+            for x in ("bits", "budget", "cliff", "short", "matched"):  # bits first: reused
+                if x in experiments:
                     if log:
                         log(f"{self.dataset} {ch}: {x}")
                     run = {"bits": cmp.run_bits, "budget": cmp.run_budget,
-                           "cliff": cmp.run_cliff}[x]
+                           "cliff": cmp.run_cliff, "short": cmp.run_short,
+                           "matched": cmp.run_matched}[x]
                     results[f"{self.dataset}_{ch}_{x}"] = run()
         return results
 
@@ -175,9 +193,10 @@ def redraw(out: str | Path) -> list[Path]:
     paths = sorted(p for p in out.glob("*.json")
                    if p.stem.rsplit("_", 1)[-1] in EXPERIMENT_NAMES)
     if not paths:
-        raise FileNotFoundError(f"{out}: no compare results (*_budget/bits/cliff.json)")
+        raise FileNotFoundError(f"{out}: no compare results "
+                                f"(*_{{{','.join(EXPERIMENT_NAMES)}}}.json)")
     pngs = plot_all(paths)
-    order = {"bits": 0, "budget": 1, "cliff": 2, "bsc": 0, "bec": 1}
+    order = {"bits": 0, "budget": 1, "cliff": 2, "short": 3, "matched": 4, "bsc": 0, "bec": 1}
 
     def key(p: Path) -> tuple:
         parts = p.stem.rsplit("_", 2)  # dataset, channel, experiment

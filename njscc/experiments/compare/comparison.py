@@ -332,12 +332,16 @@ class CompareConfig:
     rd_eps: float = 0.1
     rd_sim_qualities: dict[str, tuple[int, ...]] = field(
         default_factory=lambda: {"jpeg": (1, 3, 5, 10, 25, 50), "webp": (0, 3, 10, 25, 50)})
-    cliff_design_eps: tuple[float, ...] = (0.05,)
+    cliff_design_eps: tuple[float, ...] = (0.02, 0.05, 0.1)  # also the matched designs
     cliff_eps: tuple[float, ...] = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
     cliff_source: str = "jpeg"
     cliff_code: str = "ldpc"                     # "repetition" in quick tests (no Sionna)
     cliff_quality: int | None = None             # None: from the bits search at the design ε
     check_eps: tuple[float, ...] = (0.05, 0.1)   # cliff points re-decoded with Sionna (cpp only)
+    short_eps: tuple[float, ...] = (0.05, 0.1, 0.2)  # short / matched experiments (learned)
+    short_bler: tuple[float, ...] = (0.1, 0.01)      # target block error rates of short codes
+    short_words: int = 4000                          # random words per measured BLER
+    matched_codes: tuple[str, ...] = ("ldpc", "polar")
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -360,6 +364,17 @@ class CompareConfig:
                 raise ValueError(f"eps: expected values in [0, 0.5), got {e}")
         if self.ldpc_k < 12 or self.max_tries < 1:
             raise ValueError("ldpc_k must be ≥ 12 and max_tries ≥ 1")
+        for e in self.short_eps:
+            if not 0.0 < float(e) < 0.5:
+                raise ValueError(f"short_eps: expected values in (0, 0.5), got {e}")
+        for p in self.short_bler:
+            if not 0.0 < float(p) < 1.0:
+                raise ValueError(f"short_bler: expected block error rates in (0, 1), got {p}")
+        if self.short_words < 100:
+            raise ValueError(f"short_words: expected ≥ 100, got {self.short_words}")
+        for c in self.matched_codes:
+            if c not in ("ldpc", "polar"):
+                raise ValueError(f"matched_codes: expected ldpc or polar, got {c!r}")
 
 
 # --------------------------------------------------------------------------- the comparison
@@ -766,7 +781,8 @@ class Comparison:
                 continue
             rows = [self.necst_eval(nm, e) for e in cfg.cliff_eps]
             curves.append({"scheme": f"NECST (trained at {nm.train_eps:g})", "kind": "necst",
-                           **nm.describe(), "channel_bits_mean": float(nm.m),
+                           "design_eps": nm.train_eps, **nm.describe(),
+                           "channel_bits_mean": float(nm.m),
                            "sse": [r["sse"] for r in rows], "sse_se": [r["sse_se"] for r in rows],
                            "failure_rate": [0.0] * len(rows)})
         checks = []
@@ -805,6 +821,19 @@ class Comparison:
                    "fallback_sse": float(self.fallback_sse.mean()), "curves": curves,
                    "decoder_check": checks}
         return self._result("compare_cliff", metrics)
+
+    # -------------------------------------------------------------- experiments 4, 5
+    def run_short(self) -> dict[str, Any]:
+        """Learned sources as one short codeword each (:func:`~.short.run_short`)."""
+        from njscc.experiments.compare.short import run_short
+
+        return run_short(self)
+
+    def run_matched(self) -> dict[str, Any]:
+        """The cliff with matched designs and equal channel bits (:func:`~.short.run_matched`)."""
+        from njscc.experiments.compare.short import run_matched
+
+        return run_matched(self)
 
     # -------------------------------------------------------------- results
     def _result(self, task: str, metrics: dict[str, Any]) -> dict[str, Any]:

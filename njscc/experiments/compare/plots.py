@@ -1,7 +1,8 @@
 """Plots and summary tables of the NECST-vs-separation comparison, drawn from its results files.
 
 Every function takes a results JSON path (or the loaded dict) written by ``njscc compare``
-(tasks ``compare_budget``, ``compare_bits``, ``compare_cliff``) — never live objects.
+(tasks ``compare_budget``, ``compare_bits``, ``compare_cliff``, ``compare_short``,
+``compare_matched``) — never live objects.
 Matplotlib runs headless (Agg).
 """
 
@@ -14,8 +15,8 @@ from typing import Any
 
 from njscc.io.results import save_figure
 
-__all__ = ["COLORS", "plot_all", "plot_bits", "plot_budget", "plot_cliff", "plot_rd",
-           "summary_markdown"]
+__all__ = ["COLORS", "matched_markdown", "plot_all", "plot_bits", "plot_budget", "plot_cliff",
+           "plot_matched", "plot_rd", "plot_short", "short_markdown", "summary_markdown"]
 
 #: one colour per scheme (NECST black)
 COLORS = {"NECST": "black", "JPEG+ideal": "C0", "JPEG+LDPC": "C1", "WebP+ideal": "C2",
@@ -406,4 +407,153 @@ def summary_markdown(paths: Sequence[str | os.PathLike[str]]) -> str:
                         f"{d['failure_rate_sionna']:.1%} | {d['block_error_rate_cpp']:.2%} | "
                         f"{d['block_error_rate_sionna']:.2%} |")
                 lines.append("")
+        elif task == "compare_short":
+            lines += short_markdown(r)
+        elif task == "compare_matched":
+            lines += matched_markdown(r)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- short codes
+def plot_short(result: Any, out: str | os.PathLike[str]) -> Path:
+    """Distortion vs channel bits per ε: each learned source through 5G LDPC (solid) and 5G
+    polar (dashed) at every codeword length simulated, its capacity / finite-blocklength
+    points at the error-free distortion, and NECST (★)."""
+    plt = _plt()
+    r = _load(result)
+    m = r["metrics"]
+    rows = m["learned"]
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.6 * len(rows), 4.4), dpi=120,
+                             squeeze=False)
+    for ax, row in zip(axes[0], rows, strict=True):
+        for j, s in enumerate(row["sources"]):
+            col = f"C{j % 10}"
+            for kind, ls in (("ldpc", "-"), ("polar", "--")):
+                pts = s[kind]["tried"]
+                if pts:
+                    ax.plot([p["n"] for p in pts], [p["sse"] for p in pts], color=col, ls=ls,
+                            marker=".", ms=4, lw=1,
+                            label=f"m_s = {s['m']}" if kind == "ldpc" else None)
+            ach = (s.get("achievability") or {}).get("bits")
+            if ach:
+                ax.plot([ach], [s["sse_error_free"]], color=col, marker="^", ms=6, ls="none")
+        nec = row["necst"]
+        ax.plot([nec["bits"]], [nec["sse"]], marker="*", color="black", ms=14, ls="none",
+                label=f"NECST m = {nec['bits']}", zorder=6)
+        ax.axhline(row["target_sse"], color="black", lw=0.8, ls=":")
+        ax.axhline(m["fallback_sse"], color="grey", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("channel bits per image")
+        ax.set_title(f"ε = {row['eps']:g}", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("mean per-image SSE")
+    axes[0][0].legend(fontsize=7, loc="upper right",
+                      title="solid: 5G LDPC, dashed: polar SCL-8,\n▲: PPV achievability "
+                      "(detect)", title_fontsize=7)
+    fig.suptitle(_title(r, "learned source + one short codeword per image"), fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out)
+
+
+def plot_matched(result: Any, out: str | os.PathLike[str]) -> Path:
+    """The matched cliff: per design ε, NECST trained there and learned separation designed
+    there (same channel bits), distortion vs test ε."""
+    plt = _plt()
+    r = _load(result)
+    m = r["metrics"]
+    eps = m["param"]
+    designs = [d for d in m["designs"] if "n" in d]
+    fig, axes = plt.subplots(1, max(1, len(designs)), figsize=(4.6 * max(1, len(designs)), 4.4),
+                             dpi=120, squeeze=False, sharey=True)
+    for ax, d in zip(axes[0], designs, strict=False):
+        k = 0
+        for c in m["curves"]:
+            if c["design_eps"] != d["design_eps"]:
+                continue
+            if c["kind"] == "necst":
+                ax.errorbar(eps, c["sse"], yerr=c["sse_se"], color="black", marker="o", lw=2,
+                            capsize=3, label=f"NECST m = {c['m']}", zorder=5)
+                continue
+            ls = "-" if c["code"] == "ldpc" else "--"
+            ax.errorbar(eps, c["sse"], yerr=c["sse_se"], color=f"C{k}", ls=ls, marker="s",
+                        ms=4, capsize=2, label=f"{c['code']} ({c['k']}, {c['channel_bits']}), "
+                        f"BLER ≤ {c['target_bler']:g}")
+            k += 1
+        ax.axvline(d["design_eps"], color="grey", ls=":", lw=1)
+        ax.axhline(m["fallback_sse"], color="grey", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("test ε")
+        ax.set_title(f"designed for ε = {d['design_eps']:g}, {d['n']} channel bits", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0][0].set_ylabel("mean per-image SSE")
+    fig.suptitle(_title(r, "matched designs: NECST vs learned separation"), fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, out)
+
+
+_PLOTTERS.update({"compare_short": (plot_short, ""), "compare_matched": (plot_matched, "")})
+
+
+def _bits_cell(x: Any) -> str:
+    if not x or x.get("bits") is None:
+        return "—"
+    extra = f"m_s {x['source_m']}" if "source_m" in x else f"q{x.get('quality')}"
+    return f"{x['bits']} ({extra}{'*' if x.get('floor') else ''})"
+
+
+def short_markdown(r: dict[str, Any]) -> list[str]:
+    """Tables of a ``compare_short`` result: bits for NECST's distortion, then per BLER."""
+    m = r["metrics"]
+    ch = _CH.get(r["channel"]["name"], r["channel"]["name"])
+    head = f"**{r['dataset']}, {ch}** ({r['config'].get('n_images')} test images)"
+    keys = [k for k in m["needed"][0] if "+" in k and not k.endswith("_at_necst_bits")]
+    lines = [f"{head}: channel bits per image each scheme needs for NECST's distortion "
+             "(learned = a noiseless-trained bit codec with m_s bits, one codeword per image; "
+             "achievability / converse = finite-blocklength bounds with a detect-and-replace "
+             "receiver; * = the codec's cheapest point is already below the target).", "",
+             "| ε | NECST bits (SSE) | " + " | ".join(keys) + " |", "|---" * (2 + len(keys)) + "|"]
+    for row in m["needed"]:
+        lines.append(f"| {row['eps']:g} | {row['necst']} ({row['target_sse']:.2f}) | "
+                     + " | ".join(_bits_cell(row.get(k)) for k in keys) + " |")
+    lines += ["", f"{head}: distortion with NECST's number of channel bits.", "",
+              "| ε | NECST | learned+LDPC (best m_s) | learned+polar (best m_s) |",
+              "|---|---|---|---|"]
+    for row in m["needed"]:
+        cells = [(f"{c['sse']:.2f} (m_s {c['source_m']})" if c else "—")
+                 for c in (row.get("learned+ldpc_sse_at_necst_bits"),
+                           row.get("learned+polar_sse_at_necst_bits"))]
+        lines.append(f"| {row['eps']:g} | {row['target_sse']:.2f} | " + " | ".join(cells) + " |")
+    bounds = [b for b in ("achievability", "converse", "normal") if b in m["per_bler"][0]]
+    lines += ["", f"{head}: codeword bits n for k information bits at a target block error "
+              f"rate (5G codes: measured on {m['short_words']} random words).", "",
+              "| ε | k | BLER | capacity | " + " | ".join(bounds) + " | 5G LDPC | 5G polar |",
+              "|---" * (5 + len(bounds)) + "|"]
+    for row in m["per_bler"]:
+        lines.append(f"| {row['eps']:g} | {row['k']} | {row['target_bler']:g} | "
+                     f"{row['capacity']} | " + " | ".join(str(row[b]) for b in bounds)
+                     + f" | {_num(row['ldpc'])} | {_num(row['polar'])} |")
+    return [*lines, ""]
+
+
+def matched_markdown(r: dict[str, Any]) -> list[str]:
+    """The matched-cliff table of a ``compare_matched`` result."""
+    m = r["metrics"]
+    ch = _CH.get(r["channel"]["name"], r["channel"]["name"])
+    head = f"**{r['dataset']}, {ch}** ({r['config'].get('n_images')} test images)"
+    lines: list[str] = []
+    for d in m["designs"]:
+        if "n" not in d:
+            lines += [f"{head}: design ε = {d['design_eps']:g}: {d['note']}", ""]
+            continue
+        cs = [c for c in m["curves"] if c["design_eps"] == d["design_eps"]]
+        names = [f"NECST m={c['m']}" if c["kind"] == "necst" else
+                 f"{c['code']} ({c['k']},{c['channel_bits']}) BLER≤{c['target_bler']:g}"
+                 for c in cs]
+        lines += [f"{head}: matched cliff, both designed for ε = {d['design_eps']:g} with "
+                  f"{d['n']} channel bits per image — mean SSE vs test ε.", "",
+                  "| test ε | " + " | ".join(names) + " |", "|---" * (1 + len(cs)) + "|"]
+        for i, e in enumerate(m["param"]):
+            lines.append(f"| {e:g} | " + " | ".join(f"{c['sse'][i]:.2f}" for c in cs) + " |")
+        lines.append("")
+    return lines
