@@ -414,3 +414,23 @@ def test_suite_without_fec_libraries(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     bench.write_suite(res, tmp_path)
     assert "necst-fused" in bench.format_table(bench.load_suite(tmp_path))
     assert bench.plot_throughput(tmp_path).exists()
+
+
+def test_matched_quality_is_the_cheapest_at_necst_distortion(necst: nn.Module) -> None:
+    from baselines.source import JPEGCodec
+    from njscc.experiments.throughput.suite import _matched_quality, bench_images
+
+    images = bench_images(64)[0]
+    cfg = bench.BenchConfig.make_quick()
+    untrained = _matched_quality(necst, images, cfg, trained=False)
+    assert untrained["quality"] == 1 and "lowest" in untrained["rule"]
+    given = bench.BenchConfig.make_quick(jpeg_quality=30)
+    assert _matched_quality(necst, images, given, trained=True)["quality"] == 30
+    got = _matched_quality(necst, images, cfg, trained=True)
+    assert got["jpeg_sse"] <= got["necst_sse"]
+    # the untrained decoder is far worse than any JPEG quality: the cheapest one is chosen
+    assert got["quality"] == 1 and got["floor"]
+    codec = JPEGCodec(1, header_known=True)
+    dec = np.stack([codec.decode(codec.encode(im), im.shape) for im in images])
+    sse = ((dec.astype(np.float64) - images) ** 2 / 255 ** 2).reshape(64, -1).sum(1).mean()
+    assert got["jpeg_sse"] == pytest.approx(sse)

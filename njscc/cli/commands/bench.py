@@ -28,8 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_threads(p)
     opt.add_quiet(p)
     p.add_argument("--eps", type=opt.probability, default=0.03, help="BSC crossover probability")
-    p.add_argument("--jpeg-quality", type=opt.int_range(1, 100), default=50,
-                   help="JPEG quality of the baseline")
+    p.add_argument("--jpeg-quality", type=opt.int_range(1, 100), default=None,
+                   help="JPEG quality of the baseline (default: distortion-matched — the "
+                   "cheapest quality whose distortion is at most the --checkpoint's at --eps; "
+                   "without a checkpoint JPEG's lowest, 1)")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     p.add_argument("--stream", type=opt.int_range(0, 1 << 32), default=0, metavar="N",
                    help="also stream-decode N images in chunks and record memory (e.g. 1000000)")

@@ -121,6 +121,11 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     lines.append(f"{cfg.get('device_name', env.get('device'))}; torch {env.get('torch')}; "
                  f"{cfg.get('threads')} threads; BSC eps={cfg.get('eps')}; load average at "
                  f"start {cfg.get('loadavg_at_start')}, end {end}")
+    jq = cfg.get("jpeg_quality")
+    if isinstance(jq, dict):
+        sse = (f"; NECST SSE {jq['necst_sse']:.2f}, JPEG q{jq['quality']} SSE "
+               f"{jq['jpeg_sse']:.2f}" if "necst_sse" in jq else "")
+        lines.append(f"separation receiver: JPEG q{jq['quality']} ({jq['rule']}{sse})")
     hdr = (f"{'decoder':34} {'dtype':9} {'thr':>3} {'best batch':>10} {'images/s':>12} "
            f"{'IQR':>21} {'img/CPU-s':>10} {'info bit/s':>12} {'chan bits/img':>13}")
     lines += ["Received channel bits -> pixels (best batch per decoder)", hdr, "-" * len(hdr)]
