@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a trained bit codec (e.g. NECST trained at --train-eps 0) used as the "
                         "source code of a separation scheme, beside JPEG/WebP (repeat for "
                         "several code lengths: learned+ideal / +PPV / +LDPC rows)")
+    p.add_argument("--learned-m", type=_code_lengths, default=[],
+                   help="code lengths of noiseless-trained learned sources from --runs "
+                   "({dataset}_m{M}_bsc_0; trained with --train-missing), e.g. 64,96,128")
     p.add_argument("--ppv-pe", type=opt.float_range(0, 1, lo_open=True, hi_open=True),
                    default=1e-3, help="block error probability of the finite-blocklength "
                                       "rows (JPEG/WebP+PPV; BSC and BEC)")
@@ -125,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
               "experiments": None if args.experiments is None else list(args.experiments),
               "decoder": args.decoder, "ldpc_k": args.ldpc_k, "rd_eps": args.rd_eps,
               "ppv_pe": args.ppv_pe, "ppv_bound": args.ppv_bound,
-              "learned_source": list(args.learned_source),
+              "learned_source": list(args.learned_source), "learned_m": list(args.learned_m),
               "cliff_design_eps": list(args.cliff_design_eps),
               "cliff_eps": list(args.cliff_eps), "cliff_quality": args.cliff_quality,
               "check_eps": list(args.check_eps), "short_eps": list(args.short_eps),

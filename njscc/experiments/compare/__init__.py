@@ -56,6 +56,7 @@ class CompareStudy(Study):
     ppv_pe: float = 1e-3
     ppv_bound: str = "achievability"
     learned_source: Sequence[str] = ()  # checkpoints of bit codecs used as source codes
+    learned_m: Sequence[int] = ()  # or: noiseless-trained runs of these code lengths
     rd_eps: float = 0.1
     cliff_design_eps: Sequence[float] = (0.02, 0.05, 0.1)
     cliff_eps: Sequence[float] = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2)
@@ -87,17 +88,18 @@ class CompareStudy(Study):
                 raise ValueError(f"channels: expected bsc, bec or z, got {c!r}")
             for e in self.eps:
                 chs.get(c, e)
+        has_learned = bool(self.learned_source or self.learned_m)
         experiments = (list(self.experiments) if self.experiments is not None else
                        [x for x in EXPERIMENT_NAMES
-                        if self.learned_source or x not in LEARNED_EXPERIMENTS])
+                        if has_learned or x not in LEARNED_EXPERIMENTS])
         for x in experiments:
             if x not in EXPERIMENT_NAMES:
                 raise ValueError(f"experiments: expected {', '.join(EXPERIMENT_NAMES)}, got "
                                  f"{x!r}")
-            if x in LEARNED_EXPERIMENTS and not self.learned_source:
+            if x in LEARNED_EXPERIMENTS and not has_learned:
                 raise ValueError(f"experiments: {x!r} sends learned source codes as short "
                                  "codewords; pass --learned-source RUN (a noiseless-trained "
-                                 "bit codec)")
+                                 "bit codec) or --learned-m M")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.train_size is not None and self.train_size < 100:
@@ -124,31 +126,46 @@ class CompareStudy(Study):
         if log:
             log(data["description"])
 
-        # NECST models: explicit checkpoints, else the default-named runs (trained on request)
+        def find_or_train(m: int, ch: str, train_eps: float, required: bool) -> Any:
+            """The default-named run of (m, ch, train_eps), trained with --train-missing."""
+            path = Path(self.runs_dir) / necst_run_name(self.dataset, m, ch, train_eps)
+            what = "source" if train_eps == 0 else "NECST"
+            if (path / "checkpoints").exists() and not self.train_missing:
+                return load_necst(path)
+            if self.train_missing:
+                if log:
+                    log(f"training {dflt['model']} ({what}) m={m} on {ch} {train_eps:g} "
+                        f"({self.epochs} epochs) -> {path}")
+                return train_necst(
+                    data["train"][:self.train_size], data["test"], dataset=self.dataset,
+                    model_name=dflt["model"], m=m, channel=ch, train_eps=train_eps,
+                    epochs=self.epochs, out=path, seed=self.seed,
+                    model_kwargs=dict(self.model_args or {}), quiet=self.quiet)
+            if required:
+                raise FileNotFoundError(
+                    f"no {what} run {path}: train it with `njscc train --dataset "
+                    f"{self.dataset} --data-dir DATA --m {m} --channel {ch} --train-eps "
+                    f"{train_eps:g} --out {path}`, pass --checkpoint / --learned-source, or "
+                    "add --train-missing")
+            if log:
+                log(f"note: no run {path}; left out")
+            return None
+
+        # NECST models: explicit checkpoints, else the default-named runs (trained on request):
+        # every m at the training ε, and the main m at each design ε of the matched cliff
         if not self.checkpoints:
             for ch in self.channels:
                 for m in [m_main, *[x for x in m_sweep if x != m_main]]:
-                    path = Path(self.runs_dir) / necst_run_name(self.dataset, m, ch,
-                                                                self.train_eps)
-                    if (path / "checkpoints").exists() and not self.train_missing:
-                        necst.append(load_necst(path))
-                    elif self.train_missing:
-                        if log:
-                            log(f"training {dflt['model']} m={m} on {ch} {self.train_eps:g} "
-                                f"({self.epochs} epochs) -> {path}")
-                        necst.append(train_necst(
-                            data["train"][:self.train_size], data["test"], dataset=self.dataset,
-                            model_name=dflt["model"], m=m, channel=ch, train_eps=self.train_eps,
-                            epochs=self.epochs, out=path, seed=self.seed,
-                            model_kwargs=dict(self.model_args or {}), quiet=self.quiet))
-                    elif m == m_main:
-                        raise FileNotFoundError(
-                            f"no NECST run {path}: train it with `njscc train --dataset "
-                            f"{self.dataset} --data-dir DATA --m {m} --channel {ch} "
-                            f"--train-eps {self.train_eps:g} --epochs 3 --out {path}`, pass "
-                            "--checkpoint, or add --train-missing")
-                    elif log:
-                        log(f"note: no run {path}; m = {m} left out of the NECST curve")
+                    necst.append(find_or_train(m, ch, self.train_eps, m == m_main))
+                if "matched" in experiments:
+                    for d in self.cliff_design_eps:
+                        if float(d) != float(self.train_eps):
+                            necst.append(find_or_train(m_main, ch, float(d), False))
+            necst = [n for n in necst if n is not None]
+        # learned sources: explicit runs, and/or noiseless-trained runs of the given lengths
+        for m in self.learned_m:
+            found = find_or_train(int(m), "bsc", 0.0, True)
+            learned.append(found)
         for nm in necst:
             if tuple(nm.model.data_shape) != tuple(data["test"].shape[1:]):
                 raise ValueError(f"checkpoint {nm.path}: the model expects images "

@@ -423,7 +423,7 @@ def plot_short(result: Any, out: str | os.PathLike[str]) -> Path:
     r = _load(result)
     m = r["metrics"]
     rows = m["learned"]
-    fig, axes = plt.subplots(1, len(rows), figsize=(4.6 * len(rows), 4.4), dpi=120,
+    fig, axes = plt.subplots(1, len(rows), figsize=(max(6.4, 4.6 * len(rows)), 4.4), dpi=120,
                              squeeze=False)
     for ax, row in zip(axes[0], rows, strict=True):
         for j, s in enumerate(row["sources"]):
@@ -434,9 +434,10 @@ def plot_short(result: Any, out: str | os.PathLike[str]) -> Path:
                     ax.plot([p["n"] for p in pts], [p["sse"] for p in pts], color=col, ls=ls,
                             marker=".", ms=4, lw=1,
                             label=f"m_s = {s['m']}" if kind == "ldpc" else None)
-            ach = (s.get("achievability") or {}).get("bits")
+            ach = s.get("achievability")
             if ach:
-                ax.plot([ach], [s["sse_error_free"]], color=col, marker="^", ms=6, ls="none")
+                ax.plot([ach["bits"]], [ach.get("sse", s["sse_error_free"])], color=col,
+                        marker="^", ms=6, ls="none")
         nec = row["necst"]
         ax.plot([nec["bits"]], [nec["sse"]], marker="*", color="black", ms=14, ls="none",
                 label=f"NECST m = {nec['bits']}", zorder=6)
@@ -463,8 +464,9 @@ def plot_matched(result: Any, out: str | os.PathLike[str]) -> Path:
     m = r["metrics"]
     eps = m["param"]
     designs = [d for d in m["designs"] if "n" in d]
-    fig, axes = plt.subplots(1, max(1, len(designs)), figsize=(4.6 * max(1, len(designs)), 4.4),
-                             dpi=120, squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, max(1, len(designs)),
+                             figsize=(max(6.4, 4.6 * len(designs)), 4.4), dpi=120,
+                             squeeze=False, sharey=True)
     for ax, d in zip(axes[0], designs, strict=False):
         k = 0
         for c in m["curves"]:
@@ -499,7 +501,16 @@ def _bits_cell(x: Any) -> str:
     if not x or x.get("bits") is None:
         return "—"
     extra = f"m_s {x['source_m']}" if "source_m" in x else f"q{x.get('quality')}"
-    return f"{x['bits']} ({extra}{'*' if x.get('floor') else ''})"
+    return f"{x['bits']:.0f} ({extra}{'*' if x.get('floor') else ''})"
+
+
+#: column names of the short-code "bits needed" table
+_SHORT_NAMES = {"learned+ideal": "learned+ideal ⌈m_s/C⌉",
+                "learned+achievability": "learned+PPV achievability",
+                "learned+converse": "learned+PPV converse", "learned+ldpc": "learned+5G LDPC",
+                "learned+polar": "learned+5G polar", "jpeg+ideal": "JPEG+ideal",
+                "jpeg+ldpc": "JPEG+5G LDPC (k = 400)", "webp+ideal": "WebP+ideal",
+                "webp+ldpc": "WebP+5G LDPC (k = 400)"}
 
 
 def short_markdown(r: dict[str, Any]) -> list[str]:
@@ -512,7 +523,8 @@ def short_markdown(r: dict[str, Any]) -> list[str]:
              "(learned = a noiseless-trained bit codec with m_s bits, one codeword per image; "
              "achievability / converse = finite-blocklength bounds with a detect-and-replace "
              "receiver; * = the codec's cheapest point is already below the target).", "",
-             "| ε | NECST bits (SSE) | " + " | ".join(keys) + " |", "|---" * (2 + len(keys)) + "|"]
+             "| ε | NECST bits (SSE) | " + " | ".join(_SHORT_NAMES.get(k, k) for k in keys) + " |",
+             "|---" * (2 + len(keys)) + "|"]
     for row in m["needed"]:
         lines.append(f"| {row['eps']:g} | {row['necst']} ({row['target_sse']:.2f}) | "
                      + " | ".join(_bits_cell(row.get(k)) for k in keys) + " |")
@@ -528,7 +540,7 @@ def short_markdown(r: dict[str, Any]) -> list[str]:
     lines += ["", f"{head}: codeword bits n for k information bits at a target block error "
               f"rate (5G codes: measured on {m['short_words']} random words).", "",
               "| ε | k | BLER | capacity | " + " | ".join(bounds) + " | 5G LDPC | 5G polar |",
-              "|---" * (5 + len(bounds)) + "|"]
+              "|---" * (6 + len(bounds)) + "|"]
     for row in m["per_bler"]:
         lines.append(f"| {row['eps']:g} | {row['k']} | {row['target_bler']:g} | "
                      f"{row['capacity']} | " + " | ".join(str(row[b]) for b in bounds)

@@ -204,7 +204,7 @@ def _bound_bits(channel: str, eps: float, k: int, free: float, fallback: float, 
             break
         n = fbl.min_blocklength(channel, eps, k, float(p), bound)
         if best is None or n < best["bits"]:
-            best = {"bits": int(n), "pe": float(p)}
+            best = {"bits": int(n), "pe": float(p), "sse": (1 - p) * free + p * fallback}
     return best
 
 
