@@ -22,7 +22,8 @@ def test_compare_mnist_end_to_end(data_dir, tmp_path) -> None:
                "--eps", "0,0.1", "--n-images", "30", "--runs", str(tmp_path / "runs"),
                "--m", "100", "--m-sweep", "", "--train-missing", "--train-size", "2000",
                "--epochs", "1", "--cliff-eps", "0,0.05,0.1", "--check-eps", "0.1",
-               "--out", str(out), "--quiet"])
+               "--cliff-design-eps", "0.05", "--learned-m", "32", "--short-eps", "0.1",
+               "--short-words", "500", "--out", str(out), "--quiet"])
     assert rc == 0
     bits = load_result(out / "mnist_bsc_bits.json")
     budget = load_result(out / "mnist_bsc_budget.json")
@@ -52,3 +53,14 @@ def test_compare_mnist_end_to_end(data_dir, tmp_path) -> None:
     sep = next(c for c in cliff["metrics"]["curves"] if c["kind"] == "separation")
     assert sep["rate"] == pytest.approx(0.5) and sep["failure_rate"][0] == 0.0
     assert cliff["metrics"]["decoder_check"][0]["eps"] == 0.1
+
+    # short codes: the 32-bit source's codeword lengths meet their BLER targets; the matched
+    # cliff pairs NECST trained at 0.05 with separation designed at 0.05, 100 bits each
+    short = load_result(out / "mnist_bsc_short.json")["metrics"]
+    for row in short["per_bler"]:
+        assert row["k"] == 32 and row["converse"] <= row["achievability"]
+        for kind in ("ldpc", "polar"):
+            assert row[kind] is None or row[f"{kind}_bler"] <= row["target_bler"]
+    matched = load_result(out / "mnist_bsc_matched.json")["metrics"]
+    assert {c["design_eps"] for c in matched["curves"]} == {0.05}
+    assert {c.get("channel_bits") for c in matched["curves"]} == {100}

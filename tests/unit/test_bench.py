@@ -434,3 +434,22 @@ def test_matched_quality_is_the_cheapest_at_necst_distortion(necst: nn.Module) -
     dec = np.stack([codec.decode(codec.encode(im), im.shape) for im in images])
     sse = ((dec.astype(np.float64) - images) ** 2 / 255 ** 2).reshape(64, -1).sum(1).mean()
     assert got["jpeg_sse"] == pytest.approx(sse)
+
+
+@pytest.mark.parametrize("name", ["necst_mlp", "necst_mlp_tf"])
+def test_fused_matches_every_mlp_codec(name: str) -> None:
+    # necst_mlp reads ±1 (erasures 0) without biases; necst_mlp_tf (the default recipe) reads
+    # the 0/1 bits (erasures ½) with biases: both fused paths must equal decompress
+    torch.manual_seed(1)
+    model = models.get(name, m=40).eval()
+    with torch.no_grad():  # non-zero biases, so a missing or wrong fold would show
+        for p in model.decoder.parameters():
+            if p.dim() == 1:
+                p.uniform_(-0.5, 0.5)
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (300, 40), generator=g, dtype=torch.uint8)
+    fused = FusedMLPDecoder(model, chunk=128)
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(y), model.decompress(y), atol=2e-6, rtol=0)
+        erased = y.float().masked_fill(torch.rand(300, 40, generator=g) < 0.2, -1.0)
+        torch.testing.assert_close(fused(erased), model.decompress(erased), atol=2e-6, rtol=0)

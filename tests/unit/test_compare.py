@@ -314,3 +314,19 @@ def test_comparison_validation(images: tuple[torch.Tensor, torch.Tensor]) -> Non
     with pytest.raises(ValueError, match="fallback"):
         Comparison(x, fallback[:, :5], "bsc", [NecstModel(None, 16, "bsc", 0.1)])
     assert math.isfinite(float(fallback.sum()))
+
+
+def test_train_necst_early_stopping_holds_out_a_split(tmp_path) -> None:
+    from njscc.experiments.compare.comparison import train_necst
+    from njscc.training.checkpoint import load_checkpoint
+
+    data = load_compare_data("embedded", None, 50)
+    nm = train_necst(data["train"][:600], data["test"], dataset="embedded", model_name="necst_mlp",
+                     m=16, channel="bsc", train_eps=0.1, epochs=2, out=tmp_path / "run",
+                     model_kwargs={"enc_hidden": [16], "dec_hidden": [16]}, patience=1,
+                     n_samples=2)
+    assert nm.path.endswith("run") and nm.train_eps == 0.1
+    ck = load_checkpoint(tmp_path / "run" / "checkpoints" / "last")
+    assert ck.extra["run"]["valid"] == {"size": 60, "split": "random", "patience": 1}
+    assert all("valid_sse" in row for row in ck.extra["history"])
+    assert (tmp_path / "run" / "checkpoints" / "best").is_dir()

@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-missing", action="store_true",
                    help="train NECST models that are not in --runs (otherwise an error)")
     p.add_argument("--epochs", type=opt.EPOCHS, default=3, help="epochs for --train-missing")
+    p.add_argument("--patience", type=opt.positive_int, default=None,
+                   help="--train-missing: early stopping after N epochs without a better SSE "
+                   "on a 10%% held-out part of the training images (--epochs: the most)")
     p.add_argument("--train-size", type=opt.positive_int, default=None,
                    help="--train-missing: only the first N training images (quick runs)")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=JSON",
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
               "n_images": args.n_images, "checkpoints": list(args.checkpoint),
               "runs_dir": args.runs, "m": args.m, "m_sweep": args.m_sweep,
               "train_eps": args.train_eps, "train_missing": args.train_missing,
-              "epochs": args.epochs, "train_size": args.train_size,
+              "epochs": args.epochs, "patience": args.patience, "train_size": args.train_size,
               "model_args": opt.parse_kv(args.model_arg, "--model-arg"),
               "budgets": list(args.budgets),
               "experiments": None if args.experiments is None else list(args.experiments),

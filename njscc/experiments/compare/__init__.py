@@ -47,6 +47,7 @@ class CompareStudy(Study):
     train_eps: float = 0.1
     train_missing: bool = False
     epochs: int = 3
+    patience: int | None = None  # --train-missing: early stopping on 10 % held-out images
     train_size: int | None = None
     model_args: Mapping[str, Any] | None = None
     budgets: Sequence[int] = ()
@@ -140,7 +141,8 @@ class CompareStudy(Study):
                     data["train"][:self.train_size], data["test"], dataset=self.dataset,
                     model_name=dflt["model"], m=m, channel=ch, train_eps=train_eps,
                     epochs=self.epochs, out=path, seed=self.seed,
-                    model_kwargs=dict(self.model_args or {}), quiet=self.quiet)
+                    model_kwargs=dict(self.model_args or {}), quiet=self.quiet,
+                    patience=self.patience)
             if required:
                 raise FileNotFoundError(
                     f"no {what} run {path}: train it with `njscc train --dataset "

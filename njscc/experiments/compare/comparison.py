@@ -221,12 +221,15 @@ def load_necst(path: str | Path) -> NecstModel:
 def train_necst(train_x: Tensor, test_x: Tensor, *, dataset: str, model_name: str, m: int,
                 channel: str, train_eps: float, epochs: int, out: str | Path, seed: int = 0,
                 model_kwargs: dict[str, Any] | None = None, objective: str = "vimco",
-                n_samples: int = 5, quiet: bool = True,
+                n_samples: int = 5, quiet: bool = True, patience: int | None = None,
+                valid_fraction: float = 0.1,
                 on_epoch: Callable[[dict[str, Any]], None] | None = None) -> NecstModel:
     """Train a NECST codec with the package :class:`~njscc.training.trainer.Trainer`
     (the settings of
     ``njscc train``: VIMCO K = 5, Adam 1e-3, batch 100, encoder L2 1e-4, seeded init) and
-    return it; checkpoints and logs go to ``out``."""
+    return it; checkpoints and logs go to ``out``. With ``patience``, a seeded random
+    ``valid_fraction`` of ``train_x`` is held out and training stops early on its SSE at the
+    training channel (the best epoch is what :func:`load_necst` then loads)."""
     import channels
     from njscc import models, objectives
     from njscc.training.trainer import TrainConfig, Trainer
@@ -242,9 +245,18 @@ def train_necst(train_x: Tensor, test_x: Tensor, *, dataset: str, model_name: st
                 "objective": {"name": objective, "kwargs": obj_kwargs},
                 "n_train": int(train_x.shape[0]), "n_test": int(test_x.shape[0]),
                 "trained_by": "njscc.experiments.compare.comparison.train_necst"}
+    valid_x = None
+    if patience is not None:
+        from njscc.data import holdout_indices
+
+        n_valid = max(1, round(valid_fraction * train_x.shape[0]))
+        keep, held = holdout_indices(train_x.shape[0], n_valid, seed)
+        train_x, valid_x = train_x[keep], train_x[held]
+        run_info["valid"] = {"size": int(n_valid), "split": "random", "patience": patience}
     trainer = Trainer(model, obj, channels.get(channel, train_eps), train_x,
-                      TrainConfig(epochs=int(epochs), seed=seed), test_data=test_x, out_dir=out,
-                      device="cpu", run_info=run_info, quiet=quiet, on_epoch=on_epoch)
+                      TrainConfig(epochs=int(epochs), seed=seed, patience=patience),
+                      test_data=test_x, valid_data=valid_x, out_dir=out, device="cpu",
+                      run_info=run_info, quiet=quiet, on_epoch=on_epoch)
     if (Path(out) / "checkpoints").exists():
         trainer.resume()
     trainer.fit()
@@ -750,7 +762,9 @@ class Comparison:
                             "quality", "channel_bits_mean", "sse", "sse_se", "failure_rate")}
                     curves.append(c)
         necst = []
-        for nm in self.necst:
+        for nm in self.necst:  # the code-length sweep: models trained like the reference
+            if nm.train_eps != self.main.train_eps:
+                continue
             r = self.necst_eval(nm, e)
             necst.append({**nm.describe(), "bits": nm.m, "sse": r["sse"], "sse_se": r["sse_se"]})
         by_m = []  # bits each scheme needs for each NECST model's distortion at rd_eps

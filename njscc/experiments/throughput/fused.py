@@ -73,12 +73,14 @@ def _apply_act_(h: Tensor, act: nn.Module | None) -> None:
 class FusedMLPDecoder:
     """Inference-only fast path of a NECST MLP codec's ``decompress``: received bits → pixels.
 
-    Computes the same function as ``model.decompress(y)`` (``sigmoid(decoder(2y − 1))`` with
-    erasures mapped to 0), faster:
+    Computes the same function as ``model.decompress(y)`` (``sigmoid(decoder(f(y)))`` with the
+    codec's feature map f = ``decoder_input_mode``: bipolar 2y − 1, erasures 0; or binary y,
+    erasures ½), faster:
 
     * hard bits (no erasures) skip the bipolar map: ``W(2y − 1) + b = (2W) y + (b − W·1)``,
       with ``2W`` and ``b − W·1`` precomputed, so the first layer reads the 0/1 bits directly
-      (uint8 input is converted to float32 one chunk at a time);
+      (uint8 input is converted to float32 one chunk at a time; binary codecs read them as
+      they are);
     * rows are processed in chunks of ``chunk`` images into preallocated buffers
       (``addmm``/``mm`` with ``out=``, in-place activations, in-place output sigmoid), so the
       hidden activations stay in cache at any batch size;
@@ -116,13 +118,22 @@ class FusedMLPDecoder:
         self.data_shape = tuple(getattr(model, "data_shape", (layers[-1][0].out_features,)))
         if layers[0][0].in_features != self.m:
             raise ValueError(f"model: decoder input {layers[0][0].in_features} != m={self.m}")
+        #: the codec's feature map of the received bits (njscc.codec.decoder_input)
+        self.input_mode = str(getattr(model, "decoder_input_mode", "bipolar"))
+        if self.input_mode not in ("bipolar", "binary"):
+            raise ValueError(f"model: decoder_input_mode {self.input_mode!r} is not supported "
+                             "(bipolar or binary)")
         with torch.no_grad():
             first, act0 = layers[0]
             w = first.weight.detach().to(self.device, torch.float32)
             b = (first.bias.detach().to(self.device, torch.float32) if first.bias is not None
                  else torch.zeros(w.shape[0], device=self.device))
-            self.w_bits = (2.0 * w).t().contiguous().to(dtype)        # [m, h1]
-            self.b_bits = (b - w.sum(1)).to(dtype)                    # [h1]
+            if self.input_mode == "bipolar":  # W(2y − 1) + b = (2W) y + (b − W·1)
+                self.w_bits = (2.0 * w).t().contiguous().to(dtype)    # [m, h1]
+                self.b_bits = (b - w.sum(1)).to(dtype)                # [h1]
+            else:  # binary: the decoder reads the 0/1 bits as they are
+                self.w_bits = w.t().contiguous().to(dtype)
+                self.b_bits = b.to(dtype)
             self.w_bipolar = w.t().contiguous().to(dtype)             # [m, h1]
             self.b_bipolar = b.to(dtype)
             self.act0 = act0
@@ -170,7 +181,8 @@ class FusedMLPDecoder:
             rows = j - i
             yc = y2[i:j]
             if erasures:
-                x = ((2.0 * yc - 1.0) * (yc != -1)).to(self.dtype)
+                x = (((2.0 * yc - 1.0) * (yc != -1)) if self.input_mode == "bipolar" else
+                     torch.where(yc == -1, 0.5, yc)).to(self.dtype)
                 h = self._layer(x, self.w_bipolar, self.b_bipolar, bufs[0][:rows])
             else:
                 x = yc.to(self.dtype)
