@@ -32,10 +32,14 @@ def test_compare_mnist_end_to_end(data_dir, tmp_path) -> None:
         assert (out / f"mnist_bsc_{name}.png").stat().st_size > 10_000
     assert "cannot fit" in (out / "summary.md").read_text()
 
-    # 100 channel bits hold no JPEG/WebP stream at all, even with an ideal code
+    # 100 channel bits hold no JPEG/WebP stream at all, even with an ideal code; the learned
+    # 32-bit source fits with the ideal code (⌈32 / C(0.1)⌉ = 61 channel bits), and with the
+    # finite-length one (block error 1e-3) only on the noiseless channel (it needs n > 100)
+    expect = {"ideal": [0.0, 0.0], "ppv": [0.0, 1.0]}
     for c in budget["metrics"]["curves"]:
         if c["kind"] == "separation" and c["budget"] == 100:
-            assert c["cannot_fit_rate"] == [1.0, 1.0], c["scheme"]
+            want = expect.get(c["code"], [1.0, 1.0]) if c["source"] == "learned" else [1.0, 1.0]
+            assert c["cannot_fit_rate"] == want, c["scheme"]
 
     # bits needed at BSC 0.1: at least the smallest JPEG payload over the capacity
     m = bits["metrics"]
