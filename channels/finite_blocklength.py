@@ -22,6 +22,7 @@ n up to 10⁵ is fast). Rates and sizes are in bits; ``log2_m`` may be fractiona
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ from scipy.stats import norm
 from channels.base import binary_entropy
 
 __all__ = ["FiniteBlocklength", "achievability_error", "converse_error", "dispersion",
-           "limits", "max_log2_m", "min_blocklength", "normal_approximation"]
+           "first_true", "limits", "max_log2_m", "min_blocklength", "normal_approximation"]
 
 _CHANNELS = ("bsc", "bec")
 _LN2 = math.log(2.0)
@@ -200,7 +201,13 @@ def min_blocklength(channel: str, eps: float, k: float, pe: float, bound: str,
         lo, hi = hi, hi * 2
         if hi > n_max:
             raise ValueError(f"min_blocklength: more than n_max={n_max} channel uses needed")
-    while hi - lo > 1:  # ok(hi) holds, ok(lo) does not (the bounds grow with n)
+    return first_true(ok, lo, hi)  # the bounds grow with n
+
+
+def first_true(ok: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The smallest n in (lo, hi] with ``ok(n)``, by bisection, for a predicate monotone in n
+    with ``ok(hi)`` true and ``ok(lo)`` false (neither is evaluated)."""
+    while hi - lo > 1:
         mid = (lo + hi) // 2
         if ok(mid):
             hi = mid

@@ -75,16 +75,11 @@ def n_range(kind: str, k: int, capacity: float) -> tuple[int, int]:
 def fewest(ok: Callable[[int], bool], lo: int, hi: int) -> int | None:
     """The smallest n in [lo, hi] with ``ok(n)``, by bisection (``ok`` assumed monotone in n);
     ``None`` when ``ok(hi)`` fails."""
+    from channels.finite_blocklength import first_true
+
     if lo > hi or not ok(hi):
         return None
-    a, b = lo - 1, hi  # ok(b) holds
-    while b - a > 1:
-        mid = (a + b) // 2
-        if ok(mid):
-            b = mid
-        else:
-            a = mid
-    return b
+    return first_true(ok, lo - 1, hi)
 
 
 def block_errors(code: Any, bits: Tensor, channel: Any, generator: torch.Generator
