@@ -526,7 +526,9 @@ def short_markdown(r: dict[str, Any]) -> list[str]:
              "| ε | NECST bits (SSE) | " + " | ".join(_SHORT_NAMES.get(k, k) for k in keys) + " |",
              "|---" * (2 + len(keys)) + "|"]
     for row in m["needed"]:
-        lines.append(f"| {row['eps']:g} | {row['necst']} ({row['target_sse']:.2f}) | "
+        at = row.get("necst_trained_at")
+        trained = f", trained at {at:g}" if at is not None else ""
+        lines.append(f"| {row['eps']:g} | {row['necst']} ({row['target_sse']:.2f}{trained}) | "
                      + " | ".join(_bits_cell(row.get(k)) for k in keys) + " |")
     lines += ["", f"{head}: distortion with NECST's number of channel bits.", "",
               "| ε | NECST | learned+LDPC (best m_s) | learned+polar (best m_s) |",

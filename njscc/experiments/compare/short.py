@@ -277,6 +277,7 @@ def _needed_row(cmp: Any, entry: dict[str, Any], eps: float, target: float) -> d
 
     row: dict[str, Any] = {"eps": float(eps), "target_sse": target,
                            "necst": entry["necst"]["bits"],
+                           "necst_trained_at": entry["necst"]["trained_on"]["param"],
                            "learned+ideal": best(lambda s: s["ideal"])}
     for b in ("achievability", "converse"):
         if entry["sources"] and b in entry["sources"][0]:
