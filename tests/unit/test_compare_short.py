@@ -73,7 +73,7 @@ def short(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         return models.get("necst_mlp", m=m, enc_hidden=[32], dec_hidden=[32]).eval()
     necst = [NecstModel(net(40), 40, "bsc", e, path=f"necst-{e}") for e in (0.1, 0.05)]
     learned = [NecstModel(net(m), m, "bsc", 0.0, path=f"src-{m}") for m in (12, 20)]
-    cfg = CompareConfig(eps=(0.1,), codes=("ideal", "ldpc"), sources=("jpeg",),
+    cfg = CompareConfig(eps=(0.1,), codes=("ideal", "ldpc"), sources=("jpeg",), ldpc_k=24,
                         qualities={"jpeg": (1, 5), "webp": (0,)}, short_eps=(0.1,),
                         short_bler=(0.1,), short_words=400, cliff_design_eps=(0.05, 0.1, 0.02),
                         cliff_eps=(0.0, 0.1), max_tries=1, seed=1)
@@ -89,7 +89,7 @@ def test_short_per_bler_rows(short: dict) -> None:
     r = load_result(short["paths"]["short"])
     assert r["schema"] == SCHEMA and r["task"] == "compare_short"
     rows = r["metrics"]["per_bler"]
-    assert {row["k"] for row in rows} == {12, 20}
+    assert {row["k"] for row in rows} == {12, 20, 24}  # the sources, and JPEG's LDPC blocks
     for row in rows:
         assert row["converse"] <= row["achievability"]
         assert row["capacity"] == math.ceil(row["k"] / channels.get("bsc", 0.1).capacity)

@@ -4,7 +4,8 @@ Two experiments on a :class:`~njscc.experiments.compare.comparison.Comparison` t
 learned source codecs (``learned=``, noiseless-trained bit codecs with m_s code bits each):
 
 * ``short`` (task ``compare_short``) —
-  (1) *channel bits per target block error rate*: for every source length k = m_s, the
+  (1) *channel bits per target block error rate*: for every source length k = m_s (and the
+  k of the LDPC blocks that carry JPEG/WebP streams), the
   shortest codeword n at which 5G LDPC and 5G polar (CRC-aided SCL) reach each target BLER on
   the channel at each ε (bisection over n on a measured BLER of ``short_words`` random words),
   beside the finite-blocklength achievability / converse / normal-approximation values of
@@ -212,7 +213,9 @@ def run_short(cmp: Any) -> dict[str, Any]:
     sh, cfg = _Short(cmp), cmp.cfg
     has_bounds = cmp.channel in ("bsc", "bec")
     fallback = float(cmp.fallback_sse.mean())
-    lengths = sorted({int(n.m) for n in cmp.learned})
+    # the learned sources' lengths, and the k of the LDPC blocks that carry JPEG/WebP streams
+    lengths = sorted({int(n.m) for n in cmp.learned}
+                     | ({int(cfg.ldpc_k)} if cfg.sources and "ldpc" in cmp.codes else set()))
     per_bler = []
     for e in cfg.short_eps:
         cap = cmp.channel_at(e).capacity
