@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.analog import AWGN, AnalogChannel, RayleighBlockFading
 from channels.awgn import AWGNChannel
 from channels.base import BinaryChannel
 from channels.discrete import BinaryErasureChannel, BinarySymmetricChannel, ZChannel
 from channels.gilbert_elliott import GilbertElliottChannel
 from njscc.registry import Registry
 
-__all__ = ["CHANNELS", "PARAM_DOC", "available", "get"]
+__all__ = ["ANALOG_CHANNELS", "CHANNELS", "PARAM_DOC", "available", "available_analog", "get",
+           "get_analog"]
 
 #: what ``param`` means for each channel (for help texts and plots)
 PARAM_DOC: dict[str, str] = {
@@ -56,4 +58,37 @@ def get(name: str, param: float, **kwargs: Any) -> BinaryChannel:
     except TypeError as e:
         if "unexpected keyword argument" in str(e):
             raise TypeError(f"channel {name!r}: {e}") from None
+        raise
+
+
+#: analog channels (real/complex symbols; entry-point group ``njscc.analog_channels``):
+#: name → ``(snr_db, **kwargs)``. A separate kind: they carry symbols, not bits.
+ANALOG_CHANNELS: Registry[AnalogChannel] = Registry("analog channel", "njscc.analog_channels",
+                                                    strict_config=False)
+ANALOG_CHANNELS.register("awgn_complex", lambda snr_db, **kw: AWGN(snr_db, **kw),
+                         summary="complex AWGN, param = SNR in dB (capacity log2(1 + SNR))",
+                         source="channels")
+ANALOG_CHANNELS.register("awgn_real", lambda snr_db, **kw: AWGN(snr_db, complex_symbols=False,
+                                                                 **kw),
+                         summary="real AWGN, param = SNR in dB", source="channels")
+ANALOG_CHANNELS.register("rayleigh", lambda snr_db, **kw: RayleighBlockFading(snr_db, **kw),
+                         summary="block Rayleigh fading + complex AWGN, param = SNR in dB "
+                         "(csi='receiver' or 'none')", source="channels")
+ANALOG_CHANNELS.register("rayleigh_real", lambda snr_db, **kw: RayleighBlockFading(
+    snr_db, complex_symbols=False, **kw), summary="block Rayleigh amplitude fading (no phase) "
+    "+ real AWGN, param = SNR in dB", source="channels")
+
+
+def available_analog() -> tuple[str, ...]:
+    """Names accepted by :func:`get_analog` (plugins included), sorted."""
+    return tuple(ANALOG_CHANNELS.available())
+
+
+def get_analog(name: str, snr_db: float, **kwargs: Any) -> AnalogChannel:
+    """Build the analog channel ``name`` at ``snr_db`` (see :mod:`channels.analog`)."""
+    try:
+        return ANALOG_CHANNELS.get(name, snr_db, **kwargs)
+    except TypeError as e:
+        if "unexpected keyword argument" in str(e):
+            raise TypeError(f"analog channel {name!r}: {e}") from None
         raise

@@ -10,8 +10,8 @@ __all__ = ["HELP", "REGISTRIES", "add_arguments", "run"]
 
 HELP = "list the registered models, objectives, datasets, experiments, ... (plugins included)"
 
-REGISTRIES = ("models", "objectives", "priors", "channels", "codes", "sources", "datasets",
-              "experiments")  # the order of the listing
+REGISTRIES = ("models", "objectives", "priors", "channels", "analog_channels", "codes",
+              "sources", "datasets", "experiments")  # the order of the listing
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 #: registry name → (module, attribute)
 _WHERE = {"models": ("njscc.models", "MODELS"), "objectives": ("njscc.objectives", "OBJECTIVES"),
           "priors": ("njscc.priors", "PRIORS"), "channels": ("channels", "CHANNELS"),
+          "analog_channels": ("channels", "ANALOG_CHANNELS"),
           "codes": ("baselines.codes", "CODES"), "sources": ("baselines.source", "SOURCES"),
           "datasets": ("njscc.data", "DATASETS"),
           "experiments": ("njscc.experiments", "EXPERIMENTS")}
