@@ -497,11 +497,18 @@ def plot_matched(result: Any, out: str | os.PathLike[str]) -> Path:
 _PLOTTERS.update({"compare_short": (plot_short, ""), "compare_matched": (plot_matched, "")})
 
 
-def _bits_cell(x: Any) -> str:
+def _pm(value: float, std: Any, fmt: str) -> str:
+    """``value`` formatted, with ``± std`` when a σ over seeds is there."""
+    text = fmt.format(value)
+    return text + (" ± " + fmt.format(std) if isinstance(std, (int, float)) else "")
+
+
+def _bits_cell(x: Any, std: Any = None) -> str:
     if not x or x.get("bits") is None:
         return "—"
-    extra = f"m_s {x['source_m']}" if "source_m" in x else f"q{x.get('quality')}"
-    return f"{x['bits']:.0f} ({extra}{'*' if x.get('floor') else ''})"
+    extra = f"m_s {x['source_m']:g}" if "source_m" in x else f"q{x.get('quality')}"
+    sd = std.get("bits") if isinstance(std, dict) else None
+    return f"{_pm(x['bits'], sd, '{:.0f}')} ({extra}{'*' if x.get('floor') else ''})"
 
 
 #: column names of the short-code "bits needed" table
@@ -525,19 +532,26 @@ def short_markdown(r: dict[str, Any]) -> list[str]:
              "receiver; * = the codec's cheapest point is already below the target).", "",
              "| ε | NECST bits (SSE) | " + " | ".join(_SHORT_NAMES.get(k, k) for k in keys) + " |",
              "|---" * (2 + len(keys)) + "|"]
-    for row in m["needed"]:
+    stds = (r.get("metrics_std") or {}).get("needed") or [{} for _ in m["needed"]]
+    if r.get("seeds"):
+        lines[0] += f" Mean ± σ over seeds {', '.join(map(str, r['seeds']))}."
+    for row, sd in zip(m["needed"], stds, strict=True):
         at = row.get("necst_trained_at")
         trained = f", trained at {at:g}" if at is not None else ""
-        lines.append(f"| {row['eps']:g} | {row['necst']} ({row['target_sse']:.2f}{trained}) | "
-                     + " | ".join(_bits_cell(row.get(k)) for k in keys) + " |")
+        target = _pm(row["target_sse"], (sd or {}).get("target_sse"), "{:.2f}")
+        lines.append(f"| {row['eps']:g} | {row['necst']} ({target}{trained}) | "
+                     + " | ".join(_bits_cell(row.get(k), (sd or {}).get(k)) for k in keys)
+                     + " |")
     lines += ["", f"{head}: distortion with NECST's number of channel bits.", "",
               "| ε | NECST | learned+LDPC (best m_s) | learned+polar (best m_s) |",
               "|---|---|---|---|"]
-    for row in m["needed"]:
-        cells = [(f"{c['sse']:.2f} (m_s {c['source_m']})" if c else "—")
-                 for c in (row.get("learned+ldpc_sse_at_necst_bits"),
-                           row.get("learned+polar_sse_at_necst_bits"))]
-        lines.append(f"| {row['eps']:g} | {row['target_sse']:.2f} | " + " | ".join(cells) + " |")
+    for row, sd in zip(m["needed"], stds, strict=True):
+        cells = [(f"{_pm(c['sse'], ((sd or {}).get(k) or {}).get('sse'), '{:.2f}')} "
+                  f"(m_s {c['source_m']:g})" if c else "—")
+                 for k in ("learned+ldpc_sse_at_necst_bits", "learned+polar_sse_at_necst_bits")
+                 for c in (row.get(k),)]
+        target = _pm(row["target_sse"], (sd or {}).get("target_sse"), "{:.2f}")
+        lines.append(f"| {row['eps']:g} | {target} | " + " | ".join(cells) + " |")
     bounds = [b for b in ("achievability", "converse", "normal") if b in m["per_bler"][0]]
     lines += ["", f"{head}: codeword bits n for k information bits at a target block error "
               f"rate (5G codes: measured on {m['short_words']} random words).", "",
