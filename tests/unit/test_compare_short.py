@@ -155,3 +155,13 @@ def test_cli_short_without_learned_source(capsys: pytest.CaptureFixture[str]) ->
     assert main(["compare", "--experiments", "short", "--dataset", "mnist"]) == 2
     err = capsys.readouterr().err
     assert "--learned-source" in err and len(err.strip().splitlines()) == 1
+
+
+def test_short_summary_over_seeds_shows_sigma(short: dict) -> None:
+    from njscc.experiments.base import aggregate_seeds
+    from njscc.experiments.compare.plots import short_markdown
+
+    r = load_result(short["paths"]["short"])
+    agg = aggregate_seeds([r, r], [0, 1])
+    text = "\n".join(short_markdown(agg))
+    assert "Mean ± σ over seeds 0, 1" in text and "± 0.00" in text
