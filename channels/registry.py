@@ -51,15 +51,19 @@ def available() -> tuple[str, ...]:
     return tuple(CHANNELS.available())
 
 
-def get(name: str, param: float, **kwargs: Any) -> BinaryChannel:
-    """Build the channel ``name`` with its scalar ``param`` (see the module docstring)."""
+def _build(registry: Registry[Any], what: str, name: str, param: float, kwargs: dict[str, Any]
+           ) -> Any:
     try:
-        return CHANNELS.get(name, param, **kwargs)
+        return registry.get(name, param, **kwargs)
     except TypeError as e:
         if "unexpected keyword argument" in str(e):
-            raise TypeError(f"channel {name!r}: {e}") from None
+            raise TypeError(f"{what} {name!r}: {e}") from None
         raise
 
+
+def get(name: str, param: float, **kwargs: Any) -> BinaryChannel:
+    """Build the channel ``name`` with its scalar ``param`` (see the module docstring)."""
+    return _build(CHANNELS, "channel", name, param, kwargs)
 
 #: analog channels (real/complex symbols; entry-point group ``njscc.analog_channels``):
 #: name → ``(snr_db, **kwargs)``. A separate kind: they carry symbols, not bits.
@@ -86,9 +90,4 @@ def available_analog() -> tuple[str, ...]:
 
 def get_analog(name: str, snr_db: float, **kwargs: Any) -> AnalogChannel:
     """Build the analog channel ``name`` at ``snr_db`` (see :mod:`channels.analog`)."""
-    try:
-        return ANALOG_CHANNELS.get(name, snr_db, **kwargs)
-    except TypeError as e:
-        if "unexpected keyword argument" in str(e):
-            raise TypeError(f"analog channel {name!r}: {e}") from None
-        raise
+    return _build(ANALOG_CHANNELS, "analog channel", name, snr_db, kwargs)
