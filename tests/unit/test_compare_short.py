@@ -165,3 +165,17 @@ def test_short_summary_over_seeds_shows_sigma(short: dict) -> None:
     agg = aggregate_seeds([r, r], [0, 1])
     text = "\n".join(short_markdown(agg))
     assert "Mean ± σ over seeds 0, 1" in text and "± 0.00" in text
+
+
+def test_block_rows_can_be_left_out(short: dict) -> None:
+    import dataclasses
+
+    from njscc.experiments.compare.short import run_short
+
+    cmp = short["cmp"]
+    cmp.cfg = dataclasses.replace(cmp.cfg, short_block_rows=False)
+    try:
+        rows = run_short(cmp)["metrics"]["per_bler"]
+    finally:
+        cmp.cfg = dataclasses.replace(cmp.cfg, short_block_rows=True)
+    assert {row["k"] for row in rows} == {12, 20}

@@ -88,6 +88,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="target block error rates of the short-code tables and matched designs")
     p.add_argument("--short-words", type=opt.int_range(100, 1 << 22), default=4000,
                    help="random words per measured block error rate")
+    p.add_argument("--no-block-rows", action="store_true",
+                   help="short: leave out the per-BLER rows for --ldpc-k (the JPEG/WebP block "
+                   "length; slow for polar)")
     opt.add_run(p, out="results/compare", seed_help="seed of every channel draw",
                 threads_default=1)
     p.add_argument("--plots-only", action="store_true",
@@ -136,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
               "cliff_eps": list(args.cliff_eps), "cliff_quality": args.cliff_quality,
               "check_eps": list(args.check_eps), "short_eps": list(args.short_eps),
               "short_bler": list(args.short_bler), "short_words": args.short_words,
+              "short_block_rows": not args.no_block_rows,
               "seed": args.seed, "quiet": args.quiet}
     run_study("compare", fields, args, args.out, quiet=args.quiet)
     return 0

@@ -66,6 +66,7 @@ class CompareStudy(Study):
     short_eps: Sequence[float] = (0.05, 0.1, 0.2)
     short_bler: Sequence[float] = (0.1, 0.01)
     short_words: int = 4000
+    short_block_rows: bool = True
     seed: int = 0
     quiet: bool = False
 
@@ -119,7 +120,8 @@ class CompareStudy(Study):
             cliff_design_eps=tuple(self.cliff_design_eps), cliff_eps=tuple(self.cliff_eps),
             cliff_quality=self.cliff_quality, check_eps=tuple(self.check_eps),
             short_eps=tuple(self.short_eps), short_bler=tuple(self.short_bler),
-            short_words=self.short_words, seed=self.seed)
+            short_words=self.short_words, short_block_rows=self.short_block_rows,
+            seed=self.seed)
         necst = [load_necst(p) for p in self.checkpoints]  # checked before any data is read
         learned = [load_necst(p) for p in self.learned_source]
         data = load_compare_data(self.dataset, self.data_dir, self.n_images or dflt["n_images"],

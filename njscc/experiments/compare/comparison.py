@@ -354,6 +354,7 @@ class CompareConfig:
     short_bler: tuple[float, ...] = (0.1, 0.01)      # target block error rates of short codes
     short_words: int = 4000                          # random words per measured BLER
     matched_codes: tuple[str, ...] = ("ldpc", "polar")
+    short_block_rows: bool = True  # per-BLER rows also for ldpc_k (slow for polar at k = 400)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -215,7 +215,8 @@ def run_short(cmp: Any) -> dict[str, Any]:
     fallback = float(cmp.fallback_sse.mean())
     # the learned sources' lengths, and the k of the LDPC blocks that carry JPEG/WebP streams
     lengths = sorted({int(n.m) for n in cmp.learned}
-                     | ({int(cfg.ldpc_k)} if cfg.sources and "ldpc" in cmp.codes else set()))
+                     | ({int(cfg.ldpc_k)} if cfg.short_block_rows and cfg.sources
+                        and "ldpc" in cmp.codes else set()))
     per_bler = []
     for e in cfg.short_eps:
         cap = cmp.channel_at(e).capacity
