@@ -14,6 +14,9 @@ Conventions (shared by every channel here; the binary channels are in :mod:`chan
   and amplitude); real: h = |g|, g ~ CN(0, 1) (a Rayleigh amplitude, E h² = 1, no phase
   rotation). ``csi="receiver"``: the receiver knows h and returns the zero-forcing estimate
   y / h (its noise is σ²/|h|²); ``csi="none"``: it returns y = h x + n as received.
+* ``snr_db`` may be overridden per call with a tensor of one SNR per example (``sample(x,
+  generator, snr_db=t)``, ``t`` broadcast against ``x.shape[:-1]``): how an SNR-adaptive
+  codec is trained over a range of SNRs with one channel object.
 * Every draw takes an optional ``torch.Generator`` (same seed ⇒ same output); dtype and device
   follow the input.
 
@@ -128,23 +131,47 @@ class AnalogChannel(nn.Module):
         if not bool(torch.isfinite(torch.view_as_real(x) if x.is_complex() else x).all()):
             raise ValueError("x: symbols must be finite")
 
-    def noise(self, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Noise of variance σ² per channel use, shaped and typed like ``like``."""
+    def noise_std(self, like: Tensor, snr_db: Tensor | float | None = None) -> Tensor | float:
+        """σ per channel use: a float, or ``[..., 1]`` for a per-example ``snr_db`` tensor."""
+        if snr_db is None:
+            return math.sqrt(self.noise_var)
+        if not isinstance(snr_db, Tensor):
+            snr = check_number(snr_db, "snr_db", min=-_MAX_ABS_DB, max=_MAX_ABS_DB)
+            return 10.0 ** (-snr / 20.0)
+        real = like.real.dtype if like.is_complex() else like.dtype
+        t = snr_db.to(device=like.device, dtype=real)
+        if not bool(torch.isfinite(t).all()) or bool((t.abs() > _MAX_ABS_DB).any()):
+            raise ValueError(f"snr_db: expected finite values within ±{_MAX_ABS_DB:g} dB")
+        try:
+            t = torch.broadcast_to(t, like.shape[:-1])
+        except RuntimeError:
+            raise ValueError(f"snr_db: shape {list(snr_db.shape)} does not broadcast to the "
+                             f"examples {list(like.shape[:-1])}") from None
+        return torch.pow(10.0, -t / 20.0).unsqueeze(-1)
+
+    def noise(self, like: Tensor, generator: torch.Generator | None = None,
+              snr_db: Tensor | float | None = None) -> Tensor:
+        """Noise of variance σ² per channel use, shaped and typed like ``like`` (σ from
+        ``snr_db`` when given, see :meth:`noise_std`)."""
+        std = self.noise_std(like, snr_db)
         if like.is_complex():
             real = torch.randn(*like.shape, 2, generator=generator, device=like.device,
                                dtype=like.real.dtype)
-            return torch.view_as_complex(real * math.sqrt(self.noise_var / 2.0))
+            s = std.unsqueeze(-1) if isinstance(std, Tensor) else std
+            return torch.view_as_complex((real * s * math.sqrt(0.5)).contiguous())
         return torch.randn(like.shape, generator=generator, device=like.device,
-                           dtype=like.dtype) * math.sqrt(self.noise_var)
+                           dtype=like.dtype) * std
 
-    def sample(self, x: Tensor, generator: torch.Generator | None = None
-               ) -> tuple[Tensor, Tensor | None]:
-        """(received symbols, fading coefficients ``[...]`` or ``None``)."""
+    def sample(self, x: Tensor, generator: torch.Generator | None = None,
+               snr_db: Tensor | float | None = None) -> tuple[Tensor, Tensor | None]:
+        """(received symbols, fading coefficients ``[...]`` or ``None``); ``snr_db``
+        overrides the channel's SNR (one per example, see the module doc)."""
         raise NotImplementedError
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def forward(self, x: Tensor, generator: torch.Generator | None = None,
+                snr_db: Tensor | float | None = None) -> Tensor:
         """Received symbols ``[..., k]`` (what the decoder is given; see the module doc)."""
-        return self.sample(x, generator)[0]
+        return self.sample(x, generator, snr_db)[0]
 
     @property
     def capacity(self) -> float:
@@ -164,10 +191,10 @@ class AWGN(AnalogChannel):
         self.complex_symbols = bool(complex_symbols)
         self.name = "awgn_complex" if self.complex_symbols else "awgn_real"
 
-    def sample(self, x: Tensor, generator: torch.Generator | None = None
-               ) -> tuple[Tensor, None]:
+    def sample(self, x: Tensor, generator: torch.Generator | None = None,
+               snr_db: Tensor | float | None = None) -> tuple[Tensor, None]:
         self._check(x)
-        return x + self.noise(x, generator), None
+        return x + self.noise(x, generator, snr_db), None
 
     @property
     def capacity(self) -> float:
@@ -201,11 +228,11 @@ class RayleighBlockFading(AnalogChannel):
                                               dtype=real) * math.sqrt(0.5))
         return g if self.complex_symbols else g.abs()
 
-    def sample(self, x: Tensor, generator: torch.Generator | None = None
-               ) -> tuple[Tensor, Tensor]:
+    def sample(self, x: Tensor, generator: torch.Generator | None = None,
+               snr_db: Tensor | float | None = None) -> tuple[Tensor, Tensor]:
         self._check(x)
         h = self.gains(x.shape[:-1], x, generator)
-        y = h.unsqueeze(-1) * x + self.noise(x, generator)
+        y = h.unsqueeze(-1) * x + self.noise(x, generator, snr_db)
         if self.csi == "receiver":
             y = y / h.unsqueeze(-1)
         return y, h

@@ -31,11 +31,14 @@ from channels.base import ERASED, BinaryChannel
 from njscc.nn.likelihoods import log_likelihood, units
 from njscc.registry import Configurable
 
-__all__ = ["DECODER_INPUTS", "LATENT_KINDS", "EncoderDecoderCodec", "LatentCodec", "LatentSpec",
-           "Support", "decoder_input", "encoder_decoder_groups", "sample_channel"]
+__all__ = ["ANALOG_SYMBOLS", "DECODER_INPUTS", "LATENT_KINDS", "EncoderDecoderCodec",
+           "LatentCodec", "LatentSpec", "Support", "decoder_input", "encoder_decoder_groups",
+           "sample_channel"]
 
 #: the kinds of latent a codec may declare
 LATENT_KINDS = ("bits", "real", "categorical", "hierarchical")
+#: the symbols an analog latent crosses its channel as (:attr:`LatentSpec.analog`)
+ANALOG_SYMBOLS = ("complex", "real")
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,20 @@ class LatentSpec:
             ``hierarchical``) the sum over the parts.
         categories: K of a ``categorical`` latent.
         parts: the layers of a ``hierarchical`` latent, top first.
+        analog: for a ``real`` latent that *is* the transmitted signal (DeepJSCC): the
+            symbols it crosses an analog channel as, ``"complex"`` (``size`` = 2·k real
+            dimensions = k complex channel uses) or ``"real"`` (k = ``size``); else ``None``.
 
     ``channel_bits`` is the number of bits one code takes through a binary channel or in a
-    bitstream (``None``: the latent cannot be sent that way).
+    bitstream (``None``: the latent cannot be sent that way); ``channel_uses`` the number of
+    analog channel uses of an ``analog`` latent.
     """
 
     kind: str
     size: int
     categories: int | None = None
     parts: tuple[LatentSpec, ...] = ()
+    analog: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in LATENT_KINDS:
@@ -70,6 +78,13 @@ class LatentSpec:
         if self.kind == "hierarchical":
             if not self.parts or self.size != sum(p.size for p in self.parts):
                 raise ValueError("a hierarchical latent needs parts whose sizes add up to size")
+        if self.analog is not None:
+            if self.kind != "real" or self.analog not in ANALOG_SYMBOLS:
+                raise ValueError(f"analog: a real latent sent as {' or '.join(ANALOG_SYMBOLS)} "
+                                 f"symbols, got kind {self.kind!r}, analog {self.analog!r}")
+            if self.analog == "complex" and self.size % 2:
+                raise ValueError(f"a complex analog latent needs an even number of real "
+                                 f"dimensions, got {self.size}")
 
     @classmethod
     def bits(cls, m: int) -> LatentSpec:
@@ -80,6 +95,12 @@ class LatentSpec:
     def real(cls, d: int) -> LatentSpec:
         """``d`` real dimensions (VAE, VIB, DeepJSCC)."""
         return cls("real", d)
+
+    @classmethod
+    def channel_symbols(cls, k: int, complex_symbols: bool = True) -> LatentSpec:
+        """``k`` analog channel symbols (DeepJSCC): complex (2k real dims) or real (k)."""
+        return cls("real", 2 * k if complex_symbols else k,
+                   analog="complex" if complex_symbols else "real")
 
     @classmethod
     def categorical(cls, n: int, k: int) -> LatentSpec:
@@ -109,9 +130,23 @@ class LatentSpec:
         """Whether codes can go through a binary channel and into a bitstream."""
         return self.channel_bits is not None
 
+    @property
+    def channel_uses(self) -> int | None:
+        """Analog channel uses per code (complex or real symbols); ``None`` if not analog."""
+        if self.analog is None:
+            return None
+        return self.size // 2 if self.analog == "complex" else self.size
+
+    @property
+    def crosses_channel(self) -> bool:
+        """Whether codes cross a channel: a binary one (:attr:`sendable`) or an analog one."""
+        return self.sendable or self.analog is not None
+
     def __str__(self) -> str:
         if self.kind == "bits":
             return f"{self.size} bits"
+        if self.analog is not None:
+            return f"{self.channel_uses} {self.analog} channel symbols"
         if self.kind == "real":
             return f"{self.size} real dims"
         if self.kind == "categorical":
@@ -126,6 +161,9 @@ class LatentSpec:
             out["categories"] = self.categories
         if self.parts:
             out["parts"] = [p.as_dict() for p in self.parts]
+        if self.analog is not None:
+            out["analog"] = self.analog
+            out["channel_uses"] = self.channel_uses
         return out
 
 

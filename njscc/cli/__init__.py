@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "decode": "decode",
     "transmit": "transmit",
     "compare": "compare",
+    "deepjscc": "deepjscc",
     "bench": "bench",
     "rd-sweep": "rd_sweep",
     "vib": "vib",

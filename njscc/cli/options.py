@@ -340,7 +340,8 @@ def add_channel(p: argparse.ArgumentParser, *, multiple: bool = False, default: 
         old_channels / old_param / old_train: accept ``--channels``, ``--param`` and the named
             old flag for ``--train-eps`` with a deprecation warning.
     """
-    names = "bsc, bec, z, awgn, ge"
+    names = ("bsc, bec, z, awgn, ge; for analog codecs (DeepJSCC) awgn_complex, awgn_real, "
+             "rayleigh, rayleigh_real with the SNR in dB")
     if multiple:
         p.add_argument("--channel", type=name_list, default=name_list(default), action=Tracked,
                        metavar="NAME[,NAME]", help=f"channels: {names}")

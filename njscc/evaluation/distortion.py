@@ -30,8 +30,9 @@ from channels.base import BinaryChannel
 from njscc.evaluation.metrics import reconstruction_metrics
 from njscc.io.results import load_result, make_result, save_figure, write_result
 
-__all__ = ["EPS_CHANNELS", "evaluate_codec", "evaluate_sweep", "format_sweep", "plot_results",
-           "reconstruct_through", "save_reconstruction_grid", "sweep_results", "write_sweep"]
+__all__ = ["EPS_CHANNELS", "channel_for", "evaluate_codec", "evaluate_sweep", "format_sweep",
+           "plot_results", "reconstruct_through", "save_reconstruction_grid", "sweep_results",
+           "write_sweep"]
 
 #: channels whose parameter is a probability, where param 0 means "no noise"
 EPS_CHANNELS = ("bsc", "bec", "z")
@@ -50,6 +51,10 @@ def _noiseless(channel: BinaryChannel | None) -> bool:
 def reconstruct_through(model: Any, x: Tensor, channel: BinaryChannel | None,
                         generator: torch.Generator | None = None) -> Tensor:
     """x ``[B, *D]`` → hard code → channel (``None`` or ε = 0: none) → x̂ ``[B, *D]``."""
+    if getattr(model.latent, "analog", None) is not None:
+        snr = getattr(channel, "snr_db", None)
+        z = model.compress(x, snr)
+        return model.decompress(z if channel is None else channel(z, generator=generator), snr)
     bits = model.compress(x).to(x.dtype)
     y = bits if _noiseless(channel) else channel(bits, generator=generator)
     return model.decompress(y)
@@ -77,13 +82,15 @@ def evaluate_codec(
     Args:
         model: a :class:`~njscc.codec.LatentCodec`.
         images: test images in [0, 1].
-        channel: the test channel (``None``: noiseless).
+        channel: the test channel (``None``: noiseless): a binary channel for bit codecs, an
+            analog one (:mod:`channels.analog`) for codecs whose latent is channel symbols
+            (their power-normalised symbols are sent; SNR-adaptive ones are told its SNR).
         n_draws: channel draws per image (averaged per image before the standard error).
         generator: for the channel samples (pass a seeded one for reproducible numbers).
         batch_size: images per forward pass.
-        code: ``"hard"`` (default): the most probable code 1[ℓ > 0], what a deployed encoder
-            sends; ``"sample"``: a code drawn from q(ŷ|x) = Bernoulli(σ(ℓ)) per draw, the
-            official NECST code's test protocol.
+        code: (bit codecs) ``"hard"`` (default): the most probable code 1[ℓ > 0], what a
+            deployed encoder sends; ``"sample"``: a code drawn from q(ŷ|x) = Bernoulli(σ(ℓ))
+            per draw, the official NECST code's test protocol.
 
     Returns:
         ``{"sse", "sse_se", "mse", "mse_se", "psnr", "psnr_se", ["bce", "bce_se"], "n_images",
@@ -94,6 +101,8 @@ def evaluate_codec(
         raise ValueError(f"n_draws must be >= 1, got {n_draws}")
     if code not in ("hard", "sample"):
         raise ValueError(f"code must be 'hard' or 'sample', got {code!r}")
+    analog = getattr(model.latent, "analog", None) is not None
+    snr = getattr(channel, "snr_db", None) if analog else None
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
@@ -103,16 +112,23 @@ def evaluate_codec(
     try:
         for i in range(0, images.shape[0], batch_size):
             x = images[i:i + batch_size].to(dev)
-            if code == "hard":
+            acc: dict[str, Tensor] = {}
+            if analog:
+                z = model.compress(x, snr)
+            elif code == "hard":
                 bits = model.compress(x).to(x.dtype)
             else:
                 probs = torch.sigmoid(model.encode(x))
-            acc: dict[str, Tensor] = {}
             for _ in range(n_draws):
-                if code == "sample":
-                    bits = torch.bernoulli(probs, generator=generator)
-                y = bits if _noiseless(channel) else channel(bits, generator=generator)
-                for k, v in _per_image(model, x, model.decompress(y)).items():
+                if analog:
+                    y = z if channel is None else channel(z, generator=generator)
+                    x_hat = model.decompress(y, snr)
+                else:
+                    if code == "sample":
+                        bits = torch.bernoulli(probs, generator=generator)
+                    y = bits if _noiseless(channel) else channel(bits, generator=generator)
+                    x_hat = model.decompress(y)
+                for k, v in _per_image(model, x, x_hat).items():
                     acc[k] = acc[k] + v if k in acc else v.double()
             for k, v in acc.items():
                 sums.setdefault(k, []).append((v / n_draws).cpu())
@@ -127,6 +143,17 @@ def evaluate_codec(
     out["n_images"] = int(images.shape[0])
     out["n_draws"] = int(n_draws)
     return out
+
+
+def channel_for(model: Any, name: str, param: float) -> Any:
+    """The channel ``name`` at ``param`` of the kind ``model``'s latent crosses: an analog
+    channel (param = SNR in dB) for analog latents, else a binary one."""
+    if getattr(model.latent, "analog", None) is not None:
+        if name not in channels.available_analog():
+            raise ValueError(f"channel {name!r}: the model sends {model.latent}; expected an "
+                             f"analog channel ({', '.join(channels.available_analog())})")
+        return channels.get_analog(name, param)
+    return channels.get(name, param)
 
 
 def evaluate_sweep(
@@ -148,7 +175,7 @@ def evaluate_sweep(
     for ci, name in enumerate(channel_names):
         rows = []
         for pi, p in enumerate(params):
-            ch = channels.get(name, float(p))
+            ch = channel_for(model, name, float(p))
             g = torch.Generator(device=dev).manual_seed(mix_seed(seed, ci, pi))
             rows.append({"param": float(p),
                          **evaluate_codec(model, images, ch, n_draws=n_draws, generator=g,

@@ -9,6 +9,7 @@ name             study                                                   CLI
 ``downstream``   :class:`~njscc.experiments.downstream.DownstreamStudy`  ``njscc downstream``
 ``compare``      :class:`~njscc.experiments.compare.CompareStudy`        ``njscc compare``
 ``throughput``   :class:`~njscc.experiments.throughput.BenchConfig`      ``njscc bench``
+``deepjscc``     :class:`~njscc.experiments.deepjscc.DeepJSCCStudy`      ``njscc deepjscc``
 ===============  ======================================================  ====================
 
 Every registered study — plugins' too (entry-point group ``njscc.experiments``) — also runs as
@@ -17,7 +18,7 @@ and the aggregation over seeds: :mod:`njscc.experiments.base`.
 """
 
 # the studies, imported for their registration
-from njscc.experiments import compare, demo, downstream, rd_sweep, throughput, vib  # noqa: E402,F401,I001
+from njscc.experiments import compare, deepjscc, demo, downstream, rd_sweep, throughput, vib  # noqa: E402,F401,I001
 from njscc.experiments.base import (
     EXPERIMENTS,
     Study,

@@ -8,9 +8,9 @@
 
 ``config["kwargs"]`` holds *all* constructor arguments (defaults filled in) as JSON values
 (tuples become lists), so a checkpoint rebuilds the same architecture even if defaults change.
-Families live in sub-packages (``necst/``, ``vae/``, ``vib/``); a new family is new files plus
-one ``@register`` — or, from another package, an entry point in the ``njscc.models`` group
-(see :mod:`njscc.registry`).
+Families live in sub-packages (``necst/``, ``vae/``, ``vib/``, ``deepjscc/``); a new family is
+new files plus one ``@register`` — or, from another package, an entry point in the
+``njscc.models`` group (see :mod:`njscc.registry`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
-__all__ = ["MODELS", "VAEMLP", "VIBMLP", "NecstConv", "NecstMLP", "NecstMLPTF", "available", "get",
-           "register"]
+__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "NecstConv", "NecstMLP",
+           "NecstMLPTF", "SNRAdaptiveDeepJSCC", "available", "get", "register"]
 
 #: the model registry (entry-point group ``njscc.models``)
 MODELS: Registry[LatentCodec] = Registry("model", "njscc.models", base=LatentCodec)
@@ -34,6 +34,7 @@ get = MODELS.get
 
 
 # Registered architectures (imported for their @register side effect).
+from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402
 from njscc.models.vae.mlp import VAEMLP  # noqa: E402

@@ -10,7 +10,8 @@
 Bit codecs (codes over a binary channel): ``"vimco"`` (:class:`VIMCO`), ``"nvil"``
 (:class:`NVIL`), ``"reinforce"`` (:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`).
 Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"``
-(:mod:`njscc.objectives.rate_distortion`). Plugins: entry-point group ``njscc.objectives``.
+(:mod:`njscc.objectives.rate_distortion`). Analog channel symbols (DeepJSCC): ``"jscc"``
+(:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from __future__ import annotations
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
 from njscc.objectives.gumbel import GumbelST
+from njscc.objectives.jscc import JSCC
 from njscc.objectives.nvil import NVIL
 from njscc.objectives.rate_distortion import ELBO, VIB, BetaVAE, TherML
 from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["ELBO", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "GumbelST", "Objective",
+__all__ = ["ELBO", "JSCC", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "GumbelST",
+           "Objective",
            "Reinforce", "ScoreFunctionObjective", "Support", "TherML", "available",
            "default_for", "get", "register"]
 
@@ -32,7 +35,7 @@ __all__ = ["ELBO", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "GumbelST", 
 OBJECTIVES: Registry[Objective] = Registry("objective", "njscc.objectives", base=Objective)
 for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gumbel", GumbelST), ("elbo", ELBO), ("beta_vae", BetaVAE), ("vib", VIB),
-                    ("therml", TherML)):
+                    ("therml", TherML), ("jscc", JSCC)):
     OBJECTIVES.register(_name, _cls)
 
 

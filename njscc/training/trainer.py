@@ -421,7 +421,7 @@ class Trainer:
         assert self.valid_data is not None
         g = torch.Generator(device=self.device).manual_seed(mix_seed(self.cfg.seed, 104729))
         if self.model.reconstructs:
-            channel = self.channel if self.model.latent.sendable else None
+            channel = self.channel if self.model.latent.crosses_channel else None
             r = evaluate_codec(self.model, self.valid_data.x, channel, generator=g)
             self.model.train()
             return {"valid_sse": r["sse"], "valid_sse_se": r["sse_se"]}
@@ -523,7 +523,7 @@ class Trainer:
 
         assert self.test_data is not None
         g = torch.Generator(device=self.device).manual_seed(mix_seed(self.cfg.seed, 7919))
-        channel = self.test_channel if self.model.latent.sendable else None
+        channel = self.test_channel if self.model.latent.crosses_channel else None
         r = evaluate_codec(self.model, self.test_data.x, channel, generator=g)
         self.model.train()
         return {"test_sse": r["sse"], "test_sse_se": r["sse_se"], "test_psnr": r["psnr"]}

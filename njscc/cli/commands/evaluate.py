@@ -63,9 +63,9 @@ def _dataset(args: argparse.Namespace, run_info: dict[str, Any], ck_path: Path) 
 def evaluate_one(args: argparse.Namespace, checkpoint: str, out: Path, seed: int
                  ) -> dict[str, dict[str, Any]]:
     """Evaluate one checkpoint into ``out``; returns ``{stem: result}`` (also written)."""
-    import channels
     from njscc.data import load_dataset
     from njscc.evaluation.distortion import (
+        channel_for,
         evaluate_sweep,
         plot_results,
         save_reconstruction_grid,
@@ -96,7 +96,7 @@ def evaluate_one(args: argparse.Namespace, checkpoint: str, out: Path, seed: int
         (run_info.get("recipe") or {}).get("eval_code", "hard")
     cfg = {"checkpoint": str(ck_path), "seed": seed, "split": "test", "run": run_info}
 
-    if model.latent.sendable and model.reconstructs:
+    if model.latent.crosses_channel and model.reconstructs:
         sweep = evaluate_sweep(model, x, args.channel, args.eps, n_draws=args.draws, seed=seed,
                                code=code)
         results = sweep_results(sweep, model=model, dataset=dataset, device=args.device,
@@ -106,7 +106,7 @@ def evaluate_one(args: argparse.Namespace, checkpoint: str, out: Path, seed: int
             write_result(out / f"{stem}.json", r)
         plot_results(list(results.values()), out / "distortion.png")
         for c in args.channel:
-            rows = [(f"{c.upper()} {e:g}", channels.get(c, e)) for e in args.eps]
+            rows = [(f"{c.upper()} {e:g}", channel_for(model, c, e)) for e in args.eps]
             save_reconstruction_grid(model, test.images[:args.n_images], rows,
                                      out / f"reconstructions_{c}.png", seed=seed)
         return results
@@ -158,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
     from njscc.training import find_checkpoint, seed_runs
 
     for c in args.channel:  # names and values are checked before any loading
-        for e in args.eps:
-            channels.get(c, e)
+        for e in args.eps:  # (analog channels for DeepJSCC codecs: the value is the SNR in dB)
+            (channels.get_analog if c in channels.available_analog() else channels.get)(c, e)
     runs = seed_runs(args.checkpoint)
     if not runs:
         if args.seeds:

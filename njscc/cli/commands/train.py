@@ -245,11 +245,21 @@ def build_and_train(args: argparse.Namespace, log: Any = print) -> dict[str, Any
 
         channel_flags = [f for f, d in (("--channel", "channel"), ("--train-eps", "train_eps"),
                                         ("--test-eps", "test_eps")) if opt.explicit(args, d)]
-        uses_channel = model.latent.sendable and objective.uses_channel
+        uses_channel = model.latent.crosses_channel and objective.uses_channel
         if uses_channel:
             test_eps = args.train_eps if args.test_eps is None else args.test_eps
-            train_channel = channels.get(args.channel, args.train_eps)
-            test_channel = channels.get(args.channel, test_eps)
+            if model.latent.analog is not None:  # analog symbols: --train-eps is the SNR in dB
+                analog = channels.available_analog()
+                if not opt.explicit(args, "channel") or args.channel not in analog:
+                    raise ValueError(f"--channel: model {model_entry.name!r} sends "
+                                     f"{model.latent}; name an analog channel ("
+                                     f"{', '.join(analog)}) and its SNR in dB with "
+                                     f"--train-eps, e.g. --channel awgn_complex --train-eps 10")
+                train_channel = channels.get_analog(args.channel, args.train_eps)
+                test_channel = channels.get_analog(args.channel, test_eps)
+            else:
+                train_channel = channels.get(args.channel, args.train_eps)
+                test_channel = channels.get(args.channel, test_eps)
             channel_info: dict[str, Any] | None = {"name": args.channel,
                                                    "train_param": args.train_eps,
                                                    "test_param": test_eps}
