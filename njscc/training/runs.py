@@ -37,6 +37,8 @@ def fit_codec(
     resume: bool = True,
     quiet: bool = True,
     log: Any = None,
+    valid_data: Any = None,
+    patience: int | None = None,
 ) -> dict[str, Any]:
     """Train one registered codec with one registered objective (the shared :class:`Trainer`).
 
@@ -44,7 +46,9 @@ def fit_codec(
     ``out`` already has a checkpoint and ``resume``, training continues from it (a finished run
     is not retrained). ``channel`` is the training channel of codecs whose latent crosses one
     (``None``: noiseless / no channel). ``device``: where to train (``auto``/``None``: CUDA
-    when available). ``log`` (any callable) turns on one line per epoch.
+    when available). ``log`` (any callable) turns on one line per epoch. With ``valid_data``
+    every epoch is scored on it and the *best* epoch's weights are the ones returned (and kept
+    as ``checkpoints/best``); ``patience`` stops early (:class:`Trainer`).
 
     Returns ``{"model", "history", "trainer", "out", "seconds"}``.
     """
@@ -57,7 +61,7 @@ def fit_codec(
     objective = objectives.get(objective_name, **dict(objective_kwargs))
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, encoder_l2=encoder_l2,
                       seed=seed, test_every=1 if test_data is not None else 0,
-                      max_seconds=max_seconds)
+                      max_seconds=max_seconds, patience=patience)
     info = {"objective": {"name": objective_name, "kwargs": dict(objective_kwargs)},
             **dict(run_info or {})}
     on_epoch = None
@@ -65,13 +69,19 @@ def fit_codec(
         def on_epoch(row: dict[str, Any]) -> None:
             print(format_row(row, cfg.epochs), file=sys.stderr, flush=True)
     trainer = Trainer(model, objective, channel, train_data, cfg, test_data=test_data,
-                      out_dir=out, device=check_device(device), run_info=info, quiet=quiet,
+                      valid_data=valid_data, out_dir=out, device=check_device(device),
+                      run_info=info, quiet=quiet,
                       on_epoch=on_epoch)
     trainer.run_info.setdefault("n_train", len(trainer.train_data))
     if resume and (out / "checkpoints").exists():
         trainer.resume()
     t0 = time.perf_counter()
     history = trainer.fit()
+    best = out / "checkpoints" / "best"
+    if valid_data is not None and best.exists():
+        from njscc.training.checkpoint import load_checkpoint
+
+        model.load_state_dict(load_checkpoint(best, map_location=trainer.device).state_dict)
     model.eval()
     return {"model": model, "history": history, "trainer": trainer, "out": out,
             "seconds": time.perf_counter() - t0}

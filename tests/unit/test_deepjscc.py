@@ -245,7 +245,7 @@ def test_study_end_to_end_small(tmp_path, data_dir) -> None:
                             runs_dir=str(tmp_path / "runs"), epochs=1, train_size=640,
                             n_test=16, n_draws=2, bler_words=40, code_rates=(0.5, 0.75),
                             modulations=("qpsk", "16qam"), test_snrs=(0.0, 10.0, 20.0),
-                            sources=("jpeg",), ratios=(1 / 16, 1 / 4))
+                            sources=("jpeg",), ratios=(1 / 16, 1 / 4), learned_bits=(16, 24))
     specs = study.model_specs()
     k = 49  # MNIST at k/n = 1/16
     assert specs["necst_snr10"]["kwargs"]["m"] == 2 * k          # QPSK: 2 bits per use
@@ -257,7 +257,7 @@ def test_study_end_to_end_small(tmp_path, data_dir) -> None:
     snr = results["deepjscc_mnist_awgn_snr"]["metrics"]
     assert snr["test_snr_db"] == [0.0, 10.0, 20.0]
     for name in ("deepjscc_snr0", "adjscc", "binary_snr10", "necst_snr10", "jpeg+ideal",
-                 "jpeg+ldpc best", "jpeg+ldpc @10 dB"):
+                 "jpeg+ldpc best", "jpeg+ldpc @10 dB", "learned+ldpc best", "learned+ideal"):
         assert len(snr["schemes"][name]["psnr"]) == 3
     ideal = snr["schemes"]["jpeg+ideal"]["psnr"]
     assert ideal == sorted(ideal)  # more capacity never hurts the bound
@@ -265,5 +265,8 @@ def test_study_end_to_end_small(tmp_path, data_dir) -> None:
     assert ratio["ratios"] == [1 / 16, 1 / 4] and len(ratio["psnr"]["deepjscc"]) == 2
     sep = results["deepjscc_mnist_awgn_separation"]["metrics"]
     assert set(sep["schemes"]["jpeg"]["designs"]) == {"0", "10", "20"}
+    # learned separation: one 5G codeword of k = m_s bits in the image's 49 channel uses
+    for cfg in sep["schemes"]["learned"]["configs"]:
+        assert cfg["m"] in (16, 24) and cfg["m"] / cfg["rate"] <= 49 * 4 + 1e-9
     assert sep["throughput"]["deepjscc_decoder_images_per_s"] > 0
     assert "PSNR" in type(study).summary(results)

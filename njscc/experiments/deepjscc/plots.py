@@ -101,8 +101,8 @@ def summary_markdown(results: Mapping[str, dict[str, Any]]) -> str:
             for src, d in m["schemes"].items():
                 for snr_d, des in d["designs"].items():
                     cliff = des["cliff_snr_db"]
-                    lines.append(f"| {src} | {snr_d} dB | {des['link']} | "
-                                 f"{des['mean_payload_bits']:.0f} | "
+                    bits = des.get("mean_payload_bits", des.get("m"))
+                    lines.append(f"| {src} | {snr_d} dB | {des['link']} | {bits:.0f} | "
                                  f"{'—' if cliff is None else f'{cliff:.2f} dB'} |")
             t = m.get("throughput") or {}
             if t:
@@ -119,6 +119,7 @@ def summary_markdown(results: Mapping[str, dict[str, Any]]) -> str:
                       "| scheme | " + " | ".join(f"{r:.4g}" for r in m["ratios"]) + " |",
                       "|---|" + "---|" * len(m["ratios"])]
             for name, vals in m["psnr"].items():
-                lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+                lines.append(f"| {name} | " + " | ".join("—" if v is None else f"{v:.2f}"
+                                                          for v in vals) + " |")
             lines.append("")
     return "\n".join(lines)

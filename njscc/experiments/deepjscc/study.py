@@ -39,6 +39,8 @@ __all__ = ["DeepJSCCStudy", "image_metrics", "qpsk_crossover"]
 _DEFAULT_RATIOS = {"kodak": (1 / 12, 1 / 6, 1 / 3), "mnist": (1 / 16, 1 / 8, 1 / 4)}
 _DEFAULT_RATIO = {"kodak": 1 / 6, "mnist": 1 / 16}
 _CODE_N = {"kodak": 1024, "mnist": 256}
+#: code lengths of the learned (noiseless NECST) sources of the learned-separation scheme
+_LEARNED_BITS: dict[str, tuple[int, ...]] = {"kodak": (), "mnist": (16, 24, 32, 48, 64, 96)}
 CHANNELS = ("awgn", "rayleigh")
 
 
@@ -90,7 +92,8 @@ class DeepJSCCStudy(Study):
     test_snrs: tuple[float, ...] = tuple(float(s) for s in np.arange(-5.0, 25.01, 2.5))
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 5e-4
+    valid_fraction: float = 0.1
     max_minutes: float | None = None
     n_crops: int = 20000
     patch: int = 32
@@ -98,6 +101,7 @@ class DeepJSCCStudy(Study):
     train_size: int | None = None
     binary: bool = True
     necst: bool = True
+    learned_bits: tuple[int, ...] | None = None
     sources: tuple[str, ...] = ("jpeg", "webp")
     modulations: tuple[str, ...] = ("bpsk", "qpsk", "16qam")
     code_rates: tuple[float, ...] = (1 / 3, 1 / 2, 2 / 3, 3 / 4, 5 / 6)
@@ -131,6 +135,9 @@ class DeepJSCCStudy(Study):
         if self.ratio not in self.ratios:
             self.ratios = tuple(sorted((*self.ratios, self.ratio)))
         self.code_n = int(self.code_n or _CODE_N[self.dataset])
+        if self.learned_bits is None:
+            self.learned_bits = _LEARNED_BITS[self.dataset]
+        self.learned_bits = tuple(int(m) for m in self.learned_bits)
         self.test_snrs = tuple(sorted(float(s) for s in self.test_snrs))
 
     # ------------------------------------------------------------------ models
@@ -172,12 +179,20 @@ class DeepJSCCStudy(Study):
             specs[f"necst_snr{self.ratio_snr:g}"] = {"model": name, "kwargs": kw,
                                                      "objective": "vimco", "okw": {},
                                                      "snr": self.ratio_snr}
+        for m in self.learned_bits or ():
+            if self.dataset != "mnist":
+                raise ValueError("learned_bits: learned sources (necst_mlp) are built for MNIST")
+            specs[f"source_m{m}"] = {"model": "necst_mlp", "kwargs": {"m": m},
+                                     "objective": "vimco", "okw": {}, "snr": None,
+                                     "source": True}
         return specs
 
     def _train_channel(self, spec: Mapping[str, Any]) -> Any:
         import channels
         from channels.analog import AWGN, RayleighBlockFading
 
+        if spec["snr"] is None:
+            return None  # a learned source: trained without channel noise
         s = float(spec["snr"])
         if spec["objective"] == "jscc":
             return AWGN(s) if self.channel == "awgn" else RayleighBlockFading(s)
@@ -193,15 +208,22 @@ class DeepJSCCStudy(Study):
         return self._data
 
     def train_models(self, log: Log = None) -> dict[str, Any]:
-        """Train (or load finished runs of) every model; returns name → trained model."""
+        """Train (or load finished runs of) every model; returns name → trained model: the
+        weights of the epoch with the best validation score (the last ``valid_fraction`` of the
+        training data, scored over the training channel), which guards against the rare loss
+        spikes of SSE-through-sigmoid training."""
         from njscc.training.runs import fit_codec
 
         data = self.data()
+        n_valid = int(round(self.valid_fraction * data.train.shape[0]))
+        train, valid = (data.train[:-n_valid], data.train[-n_valid:]) if n_valid else \
+            (data.train, None)
         models, infos = {}, {}
         for name, spec in self.model_specs().items():
             t0 = time.perf_counter()
             r = fit_codec(spec["model"], spec["kwargs"], spec["objective"], spec["okw"],
-                          data.train, Path(self.runs_dir) / name, epochs=self.epochs,
+                          train, Path(self.runs_dir) / name, valid_data=valid,
+                          epochs=self.epochs,
                           batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                           channel=self._train_channel(spec),
                           max_seconds=None if self.max_minutes is None
@@ -209,7 +231,10 @@ class DeepJSCCStudy(Study):
                           run_info={"study": "deepjscc", "spec": spec})
             models[name] = r["model"].eval()
             hist = r["history"]
-            infos[name] = {"epochs": int(hist[-1]["epoch"]) if hist else 0,
+            best = r["trainer"].best_epoch
+            infos[name] = {"epochs": int(hist[-1]["epoch"]) if hist else 0, "best_epoch": best,
+                           "n_train": int(train.shape[0]),
+                           "n_valid": 0 if valid is None else int(valid.shape[0]),
                            "train_seconds": float(sum(h.get("epoch_seconds") or 0 for h in hist)),
                            "final_loss": float(hist[-1]["loss"]) if hist else None, **spec}
             if log:
@@ -286,7 +311,7 @@ class DeepJSCCStudy(Study):
         # --- learned codecs vs test SNR (main ratio) ---------------------------------------
         curves: dict[str, dict[str, list[float]]] = {}
         for name, model in models.items():
-            if "ratio" in specs[name]:
+            if "ratio" in specs[name] or specs[name].get("source"):
                 continue
             rows = [self.evaluate_model(model, s) for s in self.test_snrs]
             curves[name] = {"psnr": [r["psnr"] for r in rows], "ssim": [r["ssim"] for r in rows]}
@@ -331,6 +356,28 @@ class DeepJSCCStudy(Study):
             curves[f"{name}+ideal"] = {"psnr": ideal["psnr"], "ssim": ideal["ssim"]}
             for d, des in res["designs"].items():
                 curves[f"{name}+ldpc @{d} dB"] = {"psnr": des["psnr"], "ssim": des["ssim"]}
+        learned_sources = {int(spec["kwargs"]["m"]): models[n] for n, spec in specs.items()
+                           if spec.get("source")}
+        stacked = torch.stack(images) if learned_sources else None
+
+        def learned_at(r: float, snrs: Any, designs: Any) -> dict[str, Any]:
+            return sep.learned_separation(
+                learned_sources, stacked, int(math.floor(stacked[0].numel() * r)),
+                self.modulations, snrs, designs, image_metrics, capacity,
+                fading=self.channel == "rayleigh", seed=self.seed,
+                fail=(float(fail_psnr.mean()), float(fail_ssim.mean())),
+                bler_words=self.bler_words, log=log)
+
+        if learned_sources:
+            res = learned_at(self.ratio, self.test_snrs, self.train_snrs)
+            if res:
+                separation["learned"] = res
+                curves["learned+ldpc best"] = {"psnr": res["best"]["psnr"],
+                                               "ssim": res["best"]["ssim"]}
+                curves["learned+ideal"] = {"psnr": res["ideal"]["psnr"],
+                                           "ssim": res["ideal"]["ssim"]}
+                for d, des in res["designs"].items():
+                    curves[f"learned+ldpc @{d} dB"] = {"psnr": des["psnr"], "ssim": des["ssim"]}
         snr_result = make_result(
             "deepjscc_snr", {"test_snr_db": list(self.test_snrs), "schemes": curves},
             dataset=self.dataset, channel={"name": self.channel, "param": None},
@@ -353,6 +400,10 @@ class DeepJSCCStudy(Study):
                                              fail_psnr, fail_ssim)["psnr"][0])
             by_ratio[f"{name}+ldpc best"] = best
             by_ratio[f"{name}+ideal"] = ideal
+        if learned_sources:
+            rows = [learned_at(r, [self.ratio_snr], []) for r in self.ratios]
+            by_ratio["learned+ldpc best"] = [r["best"]["psnr"][0] if r else None for r in rows]
+            by_ratio["learned+ideal"] = [r["ideal"]["psnr"][0] if r else None for r in rows]
         ratio_result = make_result(
             "deepjscc_ratio", {"ratios": list(self.ratios), "snr_db": self.ratio_snr,
                                "psnr": by_ratio},
@@ -362,7 +413,9 @@ class DeepJSCCStudy(Study):
         # --- separation details and throughput -------------------------------------------------
         details = {name: {"designs": res["designs"], "best_link": res["best"]["link"],
                           "best_success": res["best"]["success"],
-                          "ideal_bits_per_use": res["ideal"]["bits_per_use"]}
+                          **({"ideal_bits_per_use": res["ideal"]["bits_per_use"]}
+                             if "bits_per_use" in res["ideal"] else
+                             {"ideal_m": res["ideal"]["m"], "configs": res["configs"]})}
                    for name, res in separation.items()}
         bler = {ln["name"]: {k: ln["curve"][k] for k in ("snr_db", "bler", "ber", "n_words")}
                 for ln in links}
