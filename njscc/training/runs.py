@@ -48,7 +48,9 @@ def fit_codec(
     (``None``: noiseless / no channel). ``device``: where to train (``auto``/``None``: CUDA
     when available). ``log`` (any callable) turns on one line per epoch. With ``valid_data``
     every epoch is scored on it and the *best* epoch's weights are the ones returned (and kept
-    as ``checkpoints/best``); ``patience`` stops early (:class:`Trainer`).
+    as ``checkpoints/best``); ``patience`` stops early (:class:`Trainer`). A SIGINT/SIGTERM
+    during training saves the checkpoint and raises ``KeyboardInterrupt``, so a study that
+    trains several models stops as a whole (rerun it to resume).
 
     Returns ``{"model", "history", "trainer", "out", "seconds"}``.
     """
@@ -77,6 +79,9 @@ def fit_codec(
         trainer.resume()
     t0 = time.perf_counter()
     history = trainer.fit()
+    if trainer.stop_reason == "signal":
+        # Ctrl-C / SIGTERM: the checkpoint is saved; stop the whole study, not only this model
+        raise KeyboardInterrupt(f"stopped by a signal; checkpoint saved in {out} (resumable)")
     best = out / "checkpoints" / "best"
     if valid_data is not None and best.exists():
         from njscc.training.checkpoint import load_checkpoint

@@ -267,3 +267,15 @@ def test_patience_needs_validation_data() -> None:
                 TrainConfig(epochs=2, batch_size=40, patience=2), device="cpu", quiet=True)
     with pytest.raises(ValueError, match="patience"):
         TrainConfig(patience=0)
+
+
+def test_fit_codec_stops_the_whole_study_on_a_signal(tmp_path, monkeypatch) -> None:
+    """A Ctrl-C during one model of a multi-model study must not start the next model."""
+    from njscc.training import runs
+    from njscc.training import trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod.Trainer, "stop_reason", property(lambda self: "signal"))
+    with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
+        runs.fit_codec("necst_mlp", {"m": 8}, "vimco", {}, torch.rand(200, 1, 28, 28),
+                       tmp_path / "run", epochs=1, batch_size=100)
+    assert (tmp_path / "run" / "checkpoints").exists()
