@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="first N MNIST training images")
     p.add_argument("--no-binary", action="store_true", help="skip the binary DeepJSCC model")
     p.add_argument("--no-necst", action="store_true", help="skip the NECST model")
+    p.add_argument("--learned-bits", type=opt.int_list, default=None,
+                   help="code lengths of the learned (noiseless NECST) sources of the "
+                   "learned-separation scheme, MNIST only (default 16,24,32,48,64,96)")
     p.add_argument("--sources", type=opt.name_list, default=["jpeg", "webp"])
     p.add_argument("--modulations", type=opt.name_list, default=["bpsk", "qpsk", "16qam"])
     p.add_argument("--code-rates", type=_ratio_list, default=None,
@@ -104,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
               "seed": args.seed}
     if args.test_snrs:
         fields["test_snrs"] = tuple(args.test_snrs)
+    if args.learned_bits is not None:
+        fields["learned_bits"] = tuple(args.learned_bits)
     if args.code_rates:
         fields["code_rates"] = tuple(args.code_rates)
     run_study("deepjscc", fields, args, args.out, quiet=args.quiet)

@@ -58,7 +58,7 @@ def load_study_data(dataset: str, data_dir: str | os.PathLike[str] | None, *, se
         if train_size:
             train = train[:train_size]
         test = test[:n_test or 1000]
-        return StudyData(train, list(test), (1, 28, 28),
+        return StudyData(train, [t.clone() for t in test], (1, 28, 28),
                          f"MNIST: {train.shape[0]} training digits, the first {test.shape[0]} "
                          "test digits")
     if dataset == "kodak":

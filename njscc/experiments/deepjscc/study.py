@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -304,7 +304,8 @@ class DeepJSCCStudy(Study):
         specs = self.model_specs()
         images = self.data().test
         tag = f"deepjscc_{self.dataset}_{self.channel}"
-        cfg = {k: v for k, v in asdict(self).items() if k != "_data"}
+        # (not dataclasses.asdict: it would deep-copy the data, once per test-image view)
+        cfg = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_data"}
         cfg["data"] = self.data().description
         cfg["models"] = self._infos
 
