@@ -45,6 +45,9 @@ def _batch(model: njscc.LatentCodec, n: int = 6) -> Batch:
 def _channel_for(model: njscc.LatentCodec, objective: objectives.Objective):
     if model.latent.sendable and objective.uses_channel:
         return channels.get("bsc", 0.1)
+    if model.latent.analog is not None and objective.uses_channel:
+        return channels.get_analog("awgn_complex" if model.latent.analog == "complex"
+                                   else "awgn_real", 10.0)
     return None
 
 
@@ -108,9 +111,10 @@ def test_checkpoint_round_trip_gives_identical_outputs(name: str, tmp_path) -> N
     assert again.config == model.config
     for k, v in model.state_dict().items():
         assert torch.equal(v, again.state_dict()[k]), k
+    kw = {"snr_db": 10.0} if getattr(model, "snr_adaptive", False) else {}  # (ADJSCC)
     with torch.no_grad():
-        assert torch.equal(model.decompress(model.compress(x)),
-                           again.decompress(again.compress(x)))
+        assert torch.equal(model.decompress(model.compress(x, **kw), **kw),
+                           again.decompress(again.compress(x, **kw), **kw))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
