@@ -45,7 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Kodak (train: crops of kodim01-20, test: kodim21-24) or MNIST")
     p.add_argument("--data-dir", default=None, help="folder with kodak/ or mnist/")
     p.add_argument("--channel", default="awgn", choices=("awgn", "rayleigh"),
-                   help="complex AWGN, or block Rayleigh fading with receiver CSI")
+                   help="test channel: complex AWGN, or block Rayleigh fading with receiver CSI")
+    p.add_argument("--train-channel", default=None, choices=("awgn", "rayleigh"),
+                   help="channel the DeepJSCC models are trained over (default: --channel); "
+                   "with --runs-dir of an earlier run, tests those models on another channel")
     p.add_argument("--ratio", type=_ratio, default=None,
                    help="main bandwidth ratio k/n (default: kodak 1/6, mnist 1/16)")
     p.add_argument("--ratios", type=_ratio_list, default=None,
@@ -94,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if len(args.adaptive_range) != 2:
         raise ValueError(f"--adaptive-range: expected LO,HI, got {args.adaptive_range}")
     fields = {"dataset": args.dataset, "data_dir": args.data_dir, "runs_dir": args.runs_dir,
-              "channel": args.channel, "ratio": args.ratio,
+              "channel": args.channel, "train_channel": args.train_channel,
+              "ratio": args.ratio,
               "ratios": tuple(args.ratios) if args.ratios else None,
               "train_snrs": tuple(args.train_snrs),
               "adaptive_range": tuple(args.adaptive_range), "ratio_snr": args.ratio_snr,

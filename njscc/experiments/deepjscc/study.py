@@ -84,6 +84,7 @@ class DeepJSCCStudy(Study):
     data_dir: str | None = None
     runs_dir: str = "runs/deepjscc"
     channel: str = "awgn"
+    train_channel: str | None = None
     ratio: float | None = None
     ratios: tuple[float, ...] | None = None
     train_snrs: tuple[float, ...] = (0.0, 10.0, 20.0)
@@ -119,6 +120,8 @@ class DeepJSCCStudy(Study):
 
         check_choice(self.dataset, "dataset", ("kodak", "mnist"))
         check_choice(self.channel, "channel", CHANNELS)
+        self.train_channel = check_choice(self.train_channel or self.channel, "train_channel",
+                                          CHANNELS)
         for m in self.modulations:
             check_choice(m, "modulations", tuple(MODULATIONS))
         for src in self.sources:
@@ -195,7 +198,7 @@ class DeepJSCCStudy(Study):
             return None  # a learned source: trained without channel noise
         s = float(spec["snr"])
         if spec["objective"] == "jscc":
-            return AWGN(s) if self.channel == "awgn" else RayleighBlockFading(s)
+            return AWGN(s) if self.train_channel == "awgn" else RayleighBlockFading(s)
         # bit codecs: the QPSK hard-decision BSC at the training SNR (AWGN; its ergodic
         # average under fading)
         return channels.get("bsc", float(qpsk_crossover(s)))
