@@ -155,9 +155,9 @@ class DeepJSCCStudy(Study):
         from njscc.models.deepjscc import c_for_ratio
 
         assert self.ratio is not None and self.ratios is not None
-        shape = load_shape = (1, 28, 28) if self.dataset == "mnist" else (3, self.patch,
+        shape = (1, 28, 28) if self.dataset == "mnist" else (3, self.patch,
                                                                          self.patch)
-        base = {"data_shape": list(load_shape), "likelihood": self.likelihood}
+        base = {"data_shape": list(shape), "likelihood": self.likelihood}
         c = c_for_ratio(self.ratio, shape)
         specs: dict[str, dict[str, Any]] = {}
         for s in self.train_snrs:
