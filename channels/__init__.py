@@ -1,14 +1,15 @@
 """Noisy binary channels as batched PyTorch modules (sampling, marginals, LLRs, capacities).
 
-==========  ===================================  =============================================
-name        class                                ``param`` (see :func:`get`)
-==========  ===================================  =============================================
-``bsc``     :class:`BinarySymmetricChannel`      crossover probability ε
-``bec``     :class:`BinaryErasureChannel`        erasure probability ε (``ERASED = -1``)
-``z``       :class:`ZChannel`                    P(1 → 0) = ε
-``awgn``    :class:`AWGNChannel`                 Es/N0 in dB (BPSK 0 → +1, hard or soft)
-``ge``      :class:`GilbertElliottChannel`       mean error rate (two-state Markov bursts)
-==========  ===================================  =============================================
+=============  ===================================  =============================================
+name           class                                ``param`` (see :func:`get`)
+=============  ===================================  =============================================
+``bsc``        :class:`BinarySymmetricChannel`      crossover probability ε
+``bec``        :class:`BinaryErasureChannel`        erasure probability ε (``ERASED = -1``)
+``z``          :class:`ZChannel`                    P(1 → 0) = ε
+``awgn``       :class:`AWGNChannel`                 Es/N0 in dB (BPSK 0 → +1, hard decisions)
+``awgn_soft``  :class:`AWGNChannel`                 Es/N0 in dB (BPSK, real outputs; soft bits)
+``ge``         :class:`GilbertElliottChannel`       mean error rate (two-state Markov bursts)
+=============  ===================================  =============================================
 
 Analog channels (real/complex symbols, :mod:`channels.analog`, :func:`get_analog`):
 ``awgn_complex``, ``awgn_real``, ``rayleigh``, ``rayleigh_real`` (param = SNR in dB).

@@ -93,6 +93,8 @@ class AWGNChannel(BinaryChannel):
         self.output = output
         self.validate = bool(validate)
         self.alphabet = (0.0, 1.0) if output == "hard" else ()
+        if output == "soft":
+            self.name = "awgn_soft"
         # a plain attribute, not a registered submodule (keeps repr/state_dict clean)
         self.__dict__["_bsc"] = BinarySymmetricChannel(bpsk_error_probability(self.esno_db),
                                            validate=validate)
@@ -101,6 +103,14 @@ class AWGNChannel(BinaryChannel):
     def from_param(cls, param: float, **kwargs: object) -> AWGNChannel:
         """Build from the registry's scalar parameter (Es/N0 in dB)."""
         return cls(param, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def soft_from_param(cls, param: float, **kwargs: object) -> AWGNChannel:
+        """The registry's ``awgn_soft``: Es/N0 in dB, soft (real) outputs."""
+        if kwargs.get("output", "soft") != "soft":
+            raise ValueError("awgn_soft: output is 'soft' (use the channel 'awgn' for hard)")
+        kwargs.pop("output", None)
+        return cls(param, output="soft", **kwargs)  # type: ignore[arg-type]
 
     @property
     def param(self) -> float:

@@ -13,6 +13,9 @@ Conventions (shared with the rest of njscc):
 * ``marginal(probs)`` is the closed-form distribution of the received symbol when the input
   bit is Bernoulli(``probs``): shape ``[..., m] -> [..., m, len(alphabet)]``, ordered as
   ``alphabet``. It is differentiable in ``probs``.
+* Soft-output channels (``alphabet = ()``, e.g. ``awgn_soft``) have no discrete marginal; a
+  decoder sees their outputs as *soft bits* ``soft_bits(y) = P(x=1 | y) = σ(llr(y))`` in
+  (0, 1), which hard bits are the limit of.
 """
 
 from __future__ import annotations
@@ -59,6 +62,16 @@ class BinaryChannel(nn.Module, ABC):
     @abstractmethod
     def llr(self, received: Tensor) -> Tensor:
         """LLR log p(x=1|y)/p(x=0|y) of each received symbol, same shape, float."""
+
+    @property
+    def soft_output(self) -> bool:
+        """True for channels with real-valued outputs (no discrete ``marginal``)."""
+        return len(self.alphabet) == 0
+
+    def soft_bits(self, received: Tensor) -> Tensor:
+        """``P(x = 1 | y) = σ(llr(y))`` per received symbol (uniform prior), same shape, float:
+        what a decoder trained on soft decisions is fed."""
+        return torch.sigmoid(self.llr(received))
 
     @property
     @abstractmethod

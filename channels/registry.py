@@ -2,15 +2,16 @@
 
 >>> import channels
 >>> channels.available()
-('awgn', 'bec', 'bsc', 'ge', 'z')
+('awgn', 'awgn_soft', 'bec', 'bsc', 'ge', 'z')
 >>> channels.get("bsc", 0.1)            # crossover probability
 BinarySymmetricChannel(eps=0.1)
 >>> channels.get("awgn", 0.0, output="soft").param   # Es/N0 in dB
 0.0
 
-``param`` means: ε for ``bsc``/``bec``/``z``, Es/N0 in dB for ``awgn``, the mean error rate for
-``ge`` (with ``p_bg``, ``eps_good``, ``eps_bad`` from :data:`channels.gilbert_elliott.GE_DEFAULTS`
-unless given). Extra keyword arguments go to the channel's ``from_param``.
+``param`` means: ε for ``bsc``/``bec``/``z``, Es/N0 in dB for ``awgn`` and ``awgn_soft`` (BPSK
+with real outputs), the mean error rate for ``ge`` (with ``p_bg``, ``eps_good``, ``eps_bad``
+from :data:`channels.gilbert_elliott.GE_DEFAULTS` unless given). Extra keyword arguments go
+to the channel's ``from_param``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PARAM_DOC: dict[str, str] = {
     "bec": "erasure probability eps",
     "z": "1->0 probability eps",
     "awgn": "Es/N0 [dB]",
+    "awgn_soft": "Es/N0 [dB]",
     "ge": "mean error rate",
 }
 
@@ -44,6 +46,9 @@ for _cls, _doc in ((BinarySymmetricChannel, "binary symmetric channel, param = c
                    (AWGNChannel, "BPSK over AWGN, param = Es/N0 in dB (hard or soft output)"),
                    (GilbertElliottChannel, "Gilbert-Elliott bursts, param = mean error rate")):
     CHANNELS.register(_cls.name, _cls.from_param, summary=_doc, source="channels")
+CHANNELS.register("awgn_soft", AWGNChannel.soft_from_param,
+                  summary="BPSK over AWGN, soft (real) outputs, param = Es/N0 in dB",
+                  source="channels")
 
 
 def available() -> tuple[str, ...]:

@@ -14,7 +14,9 @@ stored in a bitstream; the others cannot (``njscc encode`` refuses them).
 
 Received symbols ``y`` of bit codecs use the channel alphabet of :mod:`channels`: ``0``/``1``
 and ``ERASED = -1`` for erasures. :func:`decoder_input` turns them into bipolar features
-(0 → −1, 1 → +1, erased → 0) so one decoder serves BSC and BEC alike.
+(0 → −1, 1 → +1, erased → 0) so one decoder serves BSC and BEC alike. Soft-output channels
+(``awgn_soft``) are seen as soft bits P(ŷ = 1 | y) ∈ (0, 1) (:func:`received_view`), whose
+bipolar feature is E[±1 | y] = tanh(llr / 2): the same decoder takes hard or soft decisions.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from njscc.registry import Configurable
 
 __all__ = ["ANALOG_SYMBOLS", "DECODER_INPUTS", "LATENT_KINDS", "EncoderDecoderCodec",
            "LatentCodec", "LatentSpec", "Support", "decoder_input", "encoder_decoder_groups",
-           "sample_channel"]
+           "received_view", "sample_channel"]
 
 #: the kinds of latent a codec may declare
 LATENT_KINDS = ("bits", "real", "categorical", "hierarchical")
@@ -202,6 +204,15 @@ def decoder_input(y: Tensor, mode: str = "bipolar") -> Tensor:
     raise ValueError(f"decoder_input: expected one of {', '.join(DECODER_INPUTS)}, got {mode!r}")
 
 
+def received_view(channel: BinaryChannel | None, received: Tensor) -> Tensor:
+    """What a bit codec's decoder is fed for ``received`` ``[...]``: the symbols themselves
+    for discrete channels (and ``None``), the soft bits ``P(ŷ = 1 | y) = σ(llr(y))`` for
+    soft-output channels. Same shape."""
+    if channel is not None and channel.soft_output:
+        return channel.soft_bits(received)
+    return received
+
+
 def sample_channel(
     logits: Tensor,
     channel: BinaryChannel | None,
@@ -213,17 +224,22 @@ def sample_channel(
     Args:
         logits: encoder logits ``[B, m]`` of q(ŷ = 1 | x).
         channel: a :class:`channels.base.BinaryChannel` with a discrete ``marginal``
-            (``None``: noiseless, y = ŷ ~ Bernoulli(σ(ℓ))).
+            (``None``: noiseless, y = ŷ ~ Bernoulli(σ(ℓ))), or a soft-output one: then the
+            sent bits ŷ ~ Bernoulli(σ(ℓ)) are drawn, sent through the channel, and ``y`` are
+            the soft bits P(ŷ = 1 | received) (:func:`received_view`); ``log_q`` is then
+            log q(ŷ | x) of the *sent* bits — the channel noise does not depend on the
+            encoder, so it is still the right score for VIMCO / REINFORCE.
         n_samples: K, the number of samples per input.
         generator: optional ``torch.Generator`` for reproducible sampling.
 
     Returns:
         ``(y, log_q)``: received symbols ``[K, B, m]`` (float, values from the channel's
-        alphabet) and ``log q(y | x)`` summed over the m bits, ``[K, B]``, differentiable in
-        ``logits``.
+        alphabet, or soft bits in (0, 1)) and ``log q(y | x)`` summed over the m bits,
+        ``[K, B]``, differentiable in ``logits``.
     """
     probs = torch.sigmoid(logits)
-    if channel is None:
+    soft = channel is not None and channel.soft_output
+    if channel is None or soft:
         pm = torch.stack([1 - probs, probs], -1)
         alphabet_values: tuple[float, ...] = (0.0, 1.0)
     else:
@@ -236,7 +252,11 @@ def sample_channel(
     log_pm = pm.clamp_min(1e-30).log()
     log_q = log_pm.expand(n_samples, *pm.shape).gather(-1, idx.unsqueeze(-1)).squeeze(-1)
     alphabet = torch.tensor(alphabet_values, dtype=logits.dtype, device=logits.device)
-    return alphabet[idx], log_q.sum(-1)
+    y = alphabet[idx]
+    if soft:
+        assert channel is not None
+        y = received_view(channel, channel(y, generator=generator)).to(logits.dtype)
+    return y, log_q.sum(-1)
 
 
 def encoder_decoder_groups(codec: nn.Module) -> dict[str, list[nn.Parameter]]:

@@ -27,6 +27,7 @@ from torch import Tensor
 
 import channels
 from channels.base import BinaryChannel
+from njscc.codec import received_view
 from njscc.evaluation.metrics import reconstruction_metrics
 from njscc.io.results import load_result, make_result, save_figure, write_result
 
@@ -57,7 +58,7 @@ def reconstruct_through(model: Any, x: Tensor, channel: BinaryChannel | None,
         return model.decompress(z if channel is None else channel(z, generator=generator), snr)
     bits = model.compress(x).to(x.dtype)
     y = bits if _noiseless(channel) else channel(bits, generator=generator)
-    return model.decompress(y)
+    return model.decompress(received_view(channel, y))
 
 
 def _per_image(model: Any, x: Tensor, x_hat: Tensor) -> dict[str, Tensor]:
@@ -127,7 +128,7 @@ def evaluate_codec(
                     if code == "sample":
                         bits = torch.bernoulli(probs, generator=generator)
                     y = bits if _noiseless(channel) else channel(bits, generator=generator)
-                    x_hat = model.decompress(y)
+                    x_hat = model.decompress(received_view(channel, y))
                 for k, v in _per_image(model, x, x_hat).items():
                     acc[k] = acc[k] + v if k in acc else v.double()
             for k, v in acc.items():

@@ -325,14 +325,19 @@ def test_probs_and_received_must_be_tensors() -> None:
 
 # ----------------------------------------------------------------------------- registry
 def test_registry() -> None:
-    assert channels.available() == ("awgn", "bec", "bsc", "ge", "z")
+    assert channels.available() == ("awgn", "awgn_soft", "bec", "bsc", "ge", "z")
     assert isinstance(channels.get("bsc", 0.1), BinarySymmetricChannel)
     assert channels.get("BEC", 0.2).param == 0.2
     assert channels.get("z", 0.3).name == "z"
     assert channels.get("awgn", 0.0).param == 0.0
     assert channels.get("awgn", 1.0, output="soft").output == "soft"
+    soft = channels.get("awgn_soft", 1.0)
+    assert soft.output == "soft" and soft.name == "awgn_soft" and soft.soft_output
+    with pytest.raises(ValueError, match="awgn_soft"):
+        channels.get("awgn_soft", 1.0, output="hard")
     assert channels.get("ge", 0.05).param == pytest.approx(0.05)
-    with pytest.raises(ValueError, match="unknown channel 'foo'; available: awgn, bec, bsc, ge, z"):
+    with pytest.raises(ValueError,
+                       match="unknown channel 'foo'; available: awgn, awgn_soft, bec, bsc, ge, z"):
         channels.get("foo", 0.1)
     with pytest.raises(TypeError, match="bsc"):
         channels.get("bsc", 0.1, colour="red")

@@ -250,13 +250,18 @@ def test_study_end_to_end_small(tmp_path, data_dir) -> None:
     k = 49  # MNIST at k/n = 1/16
     assert specs["necst_snr10"]["kwargs"]["m"] == 2 * k          # QPSK: 2 bits per use
     assert models.get("deepjscc_binary", **specs["binary_snr10"]["kwargs"]).m == 2 * k
+    # soft decisions: each Gray-QPSK bit is BPSK at Es/N0 = SNR / 2, fed as soft bits
+    soft = study._train_channel(specs["binary_soft_snr10"])
+    assert soft.name == "awgn_soft" and soft.param == pytest.approx(10 - 3.0103, abs=1e-4)
+    assert study._train_channel(specs["binary_snr10"]).name == "bsc"
     results, files = execute(study, out=tmp_path / "out")
     names = {p.name for p in files}
     assert {"deepjscc_mnist_awgn_snr.json", "deepjscc_mnist_awgn_ratio.json",
             "deepjscc_mnist_awgn_separation.json", "deepjscc_mnist_awgn_snr.png"} <= names
     snr = results["deepjscc_mnist_awgn_snr"]["metrics"]
     assert snr["test_snr_db"] == [0.0, 10.0, 20.0]
-    for name in ("deepjscc_snr0", "adjscc", "binary_snr10", "necst_snr10", "jpeg+ideal",
+    for name in ("deepjscc_snr0", "adjscc", "binary_snr10", "binary_soft_snr10", "necst_snr10",
+                 "jpeg+ideal",
                  "jpeg+ldpc best", "jpeg+ldpc @10 dB", "learned+ldpc best", "learned+ideal"):
         assert len(snr["schemes"][name]["psnr"]) == 3
     ideal = snr["schemes"]["jpeg+ideal"]["psnr"]

@@ -8,7 +8,11 @@ Models (all trained here with the shared Trainer, kept under ``runs_dir``, resum
 * ``deepjscc_r{ratio}`` — DeepJSCC at the other ``ratios``, trained at ``ratio_snr``;
 * ``binary_snr{ratio_snr}`` / ``necst_snr{ratio_snr}`` — the binary DeepJSCC encoder and NECST
   with m = 2k bits, i.e. k QPSK symbols: the same channel uses. Their bits see the QPSK
-  hard-decision BSC, ε = Q(√SNR) (per image Q(√(SNR·|h|²)) under fading).
+  hard-decision BSC, ε = Q(√SNR) (per image Q(√(SNR·|h|²)) under fading);
+* ``binary_soft_snr{ratio_snr}`` — binary DeepJSCC with *soft* decisions: Gray QPSK is, bit by
+  bit, BPSK at Es/N0 = SNR/2, and its decoder is fed the soft bits P(b = 1 | y) = σ(llr)
+  (trained over ``awgn_soft``, tested with the same per-bit law, the gain |h|² per image
+  under fading).
 
 Everything is tested on the same images at every ``test_snrs`` value, ``n_draws`` channel
 draws per image (one fading gain per image and draw); separation as in
@@ -42,6 +46,8 @@ _CODE_N = {"kodak": 1024, "mnist": 256}
 #: code lengths of the learned (noiseless NECST) sources of the learned-separation scheme
 _LEARNED_BITS: dict[str, tuple[int, ...]] = {"kodak": (), "mnist": (16, 24, 32, 48, 64, 96)}
 CHANNELS = ("awgn", "rayleigh")
+#: 10·log10(2): a Gray QPSK bit sees BPSK at Es/N0 = SNR / 2
+_QPSK_BIT_DB = 10.0 * math.log10(2.0)
 
 
 def qpsk_crossover(snr_db: float | np.ndarray) -> np.ndarray:
@@ -175,6 +181,9 @@ class DeepJSCCStudy(Study):
             specs[f"binary_snr{self.ratio_snr:g}"] = {
                 "model": "deepjscc_binary", "kwargs": {**base, "c": c}, "objective": "vimco",
                 "okw": {}, "snr": self.ratio_snr}
+            specs[f"binary_soft_snr{self.ratio_snr:g}"] = {
+                "model": "deepjscc_binary", "kwargs": {**base, "c": c}, "objective": "vimco",
+                "okw": {}, "snr": self.ratio_snr, "soft": True}
         if self.necst:
             k = int(round(self.ratio * math.prod(shape)))
             name, kw = (("necst_mlp", {"m": 2 * k}) if self.dataset == "mnist" else
@@ -199,8 +208,10 @@ class DeepJSCCStudy(Study):
         s = float(spec["snr"])
         if spec["objective"] == "jscc":
             return AWGN(s) if self.train_channel == "awgn" else RayleighBlockFading(s)
-        # bit codecs: the QPSK hard-decision BSC at the training SNR (AWGN; its ergodic
-        # average under fading)
+        # bit codecs: Gray QPSK, bit by bit BPSK at Es/N0 = SNR / 2 (AWGN at the training
+        # SNR, under fading too): soft bits, or the hard-decision BSC ε = Q(√SNR)
+        if spec.get("soft"):
+            return channels.get("awgn_soft", s - _QPSK_BIT_DB)
         return channels.get("bsc", float(qpsk_crossover(s)))
 
     def data(self) -> StudyData:
@@ -262,8 +273,10 @@ class DeepJSCCStudy(Study):
         return torch.view_as_complex(torch.randn(n_images, 2, generator=g) * math.sqrt(0.5))
 
     @torch.no_grad()
-    def evaluate_model(self, model: Any, snr_db: float) -> dict[str, float]:
-        """Mean PSNR / SSIM of one model at one test SNR over images and draws."""
+    def evaluate_model(self, model: Any, snr_db: float, soft: bool = False
+                       ) -> dict[str, float]:
+        """Mean PSNR / SSIM of one model at one test SNR over images and draws (``soft``: a
+        bit codec fed soft bits instead of hard QPSK decisions)."""
         psnrs, ssims = [], []
         patch = model.data_shape[1]
         for gi, images in enumerate(self._groups()):
@@ -287,10 +300,17 @@ class DeepJSCCStudy(Study):
                 else:
                     eff = torch.full((n,), snr_db) if h is None else \
                         snr_db + 10.0 * torch.log10(h.abs().square().clamp_min(1e-12))
-                    eps = torch.as_tensor(qpsk_crossover(eff.numpy()), dtype=torch.float32)
-                    flips = torch.rand(code.shape, generator=gen) < eps.repeat_interleave(p)[:,
-                                                                                            None]
-                    out = model.decompress((code + flips.float()) % 2)
+                    if soft:  # per bit y = ±1 + N(0, 1/SNR_eff), llr = −2·y·SNR_eff
+                        lin = (10.0 ** (eff / 10.0)).repeat_interleave(p)[:, None]
+                        y = 1.0 - 2.0 * code + torch.randn(code.shape, generator=gen) \
+                            / lin.sqrt()
+                        out = model.decompress(torch.sigmoid(-2.0 * y * lin))
+                    else:
+                        eps = torch.as_tensor(qpsk_crossover(eff.numpy()),
+                                              dtype=torch.float32)
+                        flips = torch.rand(code.shape, generator=gen) < \
+                            eps.repeat_interleave(p)[:, None]
+                        out = model.decompress((code + flips.float()) % 2)
                 x_hat = untile(out.reshape(n, p, *out.shape[1:]), shape)
                 ps, ss = image_metrics(images, x_hat)
                 psnrs.append(ps)
@@ -317,7 +337,8 @@ class DeepJSCCStudy(Study):
         for name, model in models.items():
             if "ratio" in specs[name] or specs[name].get("source"):
                 continue
-            rows = [self.evaluate_model(model, s) for s in self.test_snrs]
+            rows = [self.evaluate_model(model, s, bool(specs[name].get("soft")))
+                    for s in self.test_snrs]
             curves[name] = {"psnr": [r["psnr"] for r in rows], "ssim": [r["ssim"] for r in rows]}
             if log:
                 log(f"{name}: PSNR " + " ".join(f"{v:.1f}" for v in curves[name]["psnr"]))
