@@ -253,9 +253,8 @@ def sample_channel(
     log_q = log_pm.expand(n_samples, *pm.shape).gather(-1, idx.unsqueeze(-1)).squeeze(-1)
     alphabet = torch.tensor(alphabet_values, dtype=logits.dtype, device=logits.device)
     y = alphabet[idx]
-    if soft:
-        assert channel is not None
-        y = received_view(channel, channel(y, generator=generator)).to(logits.dtype)
+    if soft:  # send the sampled bits; the decoder sees the soft bits of what arrives
+        y = channel.soft_bits(channel(y, generator=generator)).to(logits.dtype)  # type: ignore[union-attr]
     return y, log_q.sum(-1)
 
 
