@@ -18,8 +18,9 @@ from __future__ import annotations
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
-__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "NecstConv", "NecstMLP",
-           "NecstMLPTF", "SNRAdaptiveDeepJSCC", "available", "get", "register"]
+__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "LipschitzVAE",
+           "NecstConv", "NecstMLP", "NecstMLPTF", "SNRAdaptiveDeepJSCC", "available", "get",
+           "register"]
 
 #: the model registry (entry-point group ``njscc.models``)
 MODELS: Registry[LatentCodec] = Registry("model", "njscc.models", base=LatentCodec)
@@ -37,5 +38,6 @@ get = MODELS.get
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402
+from njscc.models.vae.lipschitz import LipschitzVAE  # noqa: E402
 from njscc.models.vae.mlp import VAEMLP  # noqa: E402
 from njscc.models.vib.mlp import VIBMLP  # noqa: E402
