@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "vib": "vib",
     "gilbo": "gilbo",
     "downstream": "downstream",
+    "robust": "robust",
     "experiment": "experiment",
     "list": "listing",
 }

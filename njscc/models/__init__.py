@@ -19,8 +19,8 @@ from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
 __all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "LipschitzVAE",
-           "NecstConv", "NecstMLP", "NecstMLPTF", "SNRAdaptiveDeepJSCC", "available", "get",
-           "register"]
+           "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF", "SNRAdaptiveDeepJSCC",
+           "available", "get", "register"]
 
 #: the model registry (entry-point group ``njscc.models``)
 MODELS: Registry[LatentCodec] = Registry("model", "njscc.models", base=LatentCodec)
@@ -35,6 +35,7 @@ get = MODELS.get
 
 
 # Registered architectures (imported for their @register side effect).
+from njscc.models.classifier.mlp import MLPClassifier  # noqa: E402
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402

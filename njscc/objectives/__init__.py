@@ -20,14 +20,15 @@ from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
 from njscc.objectives.gumbel import GumbelST
 from njscc.objectives.jscc import JSCC
+from njscc.objectives.noise_injection import ExplicitGNI, GaussianNoiseInjection
 from njscc.objectives.nvil import NVIL
 from njscc.objectives.rate_distortion import ELBO, VIB, BetaVAE, TherML
 from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["ELBO", "JSCC", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "GumbelST",
-           "Objective",
+__all__ = ["ELBO", "JSCC", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "ExplicitGNI",
+           "GaussianNoiseInjection", "GumbelST", "Objective",
            "Reinforce", "ScoreFunctionObjective", "Support", "TherML", "available",
            "default_for", "get", "register"]
 
@@ -35,7 +36,8 @@ __all__ = ["ELBO", "JSCC", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "Gum
 OBJECTIVES: Registry[Objective] = Registry("objective", "njscc.objectives", base=Objective)
 for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gumbel", GumbelST), ("elbo", ELBO), ("beta_vae", BetaVAE), ("vib", VIB),
-                    ("therml", TherML), ("jscc", JSCC)):
+                    ("therml", TherML), ("jscc", JSCC), ("gni", GaussianNoiseInjection),
+                    ("gni_explicit", ExplicitGNI)):
     OBJECTIVES.register(_name, _cls)
 
 

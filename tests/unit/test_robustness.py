@@ -282,3 +282,54 @@ def test_attack_and_rrobustness_studies_end_to_end(trained, tmp_path):
     assert rows[0]["violations"] == 0 and "certified" not in rows[1]
     assert math.isfinite(rows[1]["margin_mean"])
     assert "certified" in type(rr).summary(res)
+
+
+def test_robust_cli(trained, tmp_path, capsys):
+    from njscc.cli import main
+
+    assert main(["robust", "table", "--set", "nope=1"]) == 2
+    assert "has no field" in capsys.readouterr().err
+    out = tmp_path / "cli"
+    rc = main(["robust", "rrobust", "--dataset", "embedded", "--model",
+               str(trained / "embedded_vae8"), "--set", "n_images=4", "--set", "r=[6.0]",
+               "--set", "n_bisect=2", "--set", "steps=4", "--set", "n_samples=16",
+               "--out", str(out), "--quiet", "--threads", "1"])
+    assert rc == 0
+    assert "r-robustness margins" in capsys.readouterr().out
+    assert json.loads((out / "r_robustness.json").read_text())["task"] == "r_robustness"
+
+
+# ------------------------------------------------------------------ noise injections
+def test_explicit_gni_regulariser_matches_monte_carlo(digits, tmp_path):
+    from njscc.experiments.robustness.gni import regulariser_check
+
+    xtr, ytr, xte, yte = digits
+    res = fit_codec("mlp_classifier", {"hidden": [64, 64]}, "gni", {"sigma": 0.1},
+                    load_dataset("embedded", "train"), tmp_path / "gni", epochs=1, seed=0)
+    model = res["model"].eval()
+    for sigma in (0.02, 0.05):
+        c = regulariser_check(model, xte, yte, sigma, draws=400,
+                              generator=torch.Generator().manual_seed(0))
+        # second order in σ: the remainder is O(σ³) plus ReLU kinks; 15 % + 3 s.e.
+        assert abs(c["explicit"] - c["mc"]) < 0.15 * c["mc"] + 3 * c["mc_se"], c
+    # the hidden-only regulariser is part of the all-layers one
+    from njscc.objectives.noise_injection import explicit_regulariser
+
+    r_all, _ = explicit_regulariser(model, xte[:50], 0.1, create_graph=False)
+    r_hid, _ = explicit_regulariser(model, xte[:50], 0.1, layers="hidden", create_graph=False)
+    assert torch.all(r_hid <= r_all + 1e-9) and torch.all(r_hid >= 0)
+
+
+def test_gni_study_end_to_end(tmp_path):
+    study = EXPERIMENTS.get("gni", dataset="embedded", runs_dir=str(tmp_path / "runs"),
+                            hidden=[32], sigmas=[0.2], epochs=1, check_sigmas=[0.05],
+                            check_draws=20, check_images=200, n_test=500)
+    results, _ = execute(study, out=tmp_path / "out")
+    rows = results["gni"]["metrics"]["rows"]
+    assert [r["objective"] for r in rows] == ["gni", "gni", "gni_explicit"]
+    for r in rows:
+        assert r["accuracy"] > 0.5 and 0 <= r["ece"] <= 1 and r["margin_mean"] > 0
+    # the same seed, clean CE retrained is reproducible (resumes the finished run)
+    again, _ = execute(study, out=tmp_path / "out2")
+    assert again["gni"]["metrics"]["rows"][0]["accuracy"] == rows[0]["accuracy"]
+    assert (tmp_path / "out" / "gni.png").is_file()

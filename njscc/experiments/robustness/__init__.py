@@ -1,10 +1,11 @@
 """Robustness studies (issue: robustness of codecs), one module each:
 :mod:`.downstream_table` (the NECST paper's scikit-learn table), :mod:`.attacks` (Kos et al.
 attacks on codecs), :mod:`.rrobustness` (r-robustness margins and Lipschitz-VAE
-certificates)."""
+certificates), :mod:`.gni` (Gaussian noise injections vs their explicit regulariser)."""
 
 from njscc.experiments.robustness.attacks import AttackStudy
 from njscc.experiments.robustness.downstream_table import DownstreamTableStudy
+from njscc.experiments.robustness.gni import GNIStudy
 from njscc.experiments.robustness.rrobustness import RRobustnessStudy
 
-__all__ = ["AttackStudy", "DownstreamTableStudy", "RRobustnessStudy"]
+__all__ = ["AttackStudy", "DownstreamTableStudy", "GNIStudy", "RRobustnessStudy"]

@@ -1,0 +1,1 @@
+"""Plain classifier codecs (no posterior): the subjects of the noise-injection studies."""
