@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import channels
+from njscc import models
 from njscc.data import load_dataset
 from njscc.evaluation.classifiers import CLASSIFIERS, fit_score, make_classifier
 from njscc.experiments import EXPERIMENTS, execute
@@ -333,3 +334,35 @@ def test_gni_study_end_to_end(tmp_path):
     again, _ = execute(study, out=tmp_path / "out2")
     assert again["gni"]["metrics"]["rows"][0]["accuracy"] == rows[0]["accuracy"]
     assert (tmp_path / "out" / "gni.png").is_file()
+
+
+# ------------------------------------------------------------------ smoothness
+def test_smoothness_measures_on_closed_forms():
+    from njscc.robustness.smoothness import high_frequency_fraction, jacobian_spectral_norm
+
+    w = torch.randn(7, 3, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(5, 3)
+    est = jacobian_spectral_norm(lambda v: v @ w.T, z, iters=50)
+    assert torch.allclose(est, torch.linalg.matrix_norm(w, 2).expand(5), rtol=1e-4)
+    z1 = torch.randn(6, 1)
+    fast = high_frequency_fraction(lambda v: torch.sin(2 * math.pi * 2.0 * v), z1)
+    slow = high_frequency_fraction(lambda v: torch.sin(2 * math.pi * 0.1 * v), z1)
+    assert torch.all(fast > 0.99) and torch.all(slow < 0.01)
+    with pytest.raises(ValueError, match="cutoff"):
+        high_frequency_fraction(lambda v: v, z1, cutoff=100.0)
+
+
+def test_fixed_variance_vae_and_smoothness_study(tmp_path):
+    vae = models.get("vae_mlp", m=3, fixed_variance=0.25)
+    h = vae.encode(torch.rand(2, 1, 28, 28))
+    assert torch.allclose(h[:, 3:], torch.full((2, 3), math.log(0.25)))
+    with pytest.raises(ValueError, match="fixed_variance"):
+        models.get("vae_mlp", fixed_variance=0.0)
+    study = EXPERIMENTS.get("vae_smoothness", dataset="embedded", runs_dir=str(tmp_path / "r"),
+                            m=4, variances=[0.01, 1.0], hidden=[64], epochs=2, n_latent=40,
+                            power_iters=10)
+    res, _ = execute(study, out=tmp_path / "o")
+    rows = res["smoothness"]["metrics"]["rows"]
+    assert [r["variance"] for r in rows] == [0.01, 1.0]
+    # the large-variance decoder is the smoother one (what the study is about)
+    assert rows[1]["lipschitz_mean"] < rows[0]["lipschitz_mean"]

@@ -31,6 +31,8 @@ STUDIES: dict[str, tuple[str, str | None, str]] = {
                 "certified radii of Lipschitz VAEs"),
     "gni": ("gni", None, "MLP classifiers with Gaussian noise injections vs the explicit "
             "regulariser (trains its own models in --runs-dir)"),
+    "smoothness": ("vae_smoothness", None, "VAEs with a fixed encoder variance sweep: decoder "
+                   "Lipschitz estimate and high-frequency content (trains in --runs-dir)"),
 }
 
 
@@ -39,8 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="; ".join(f"{k}: {v[2]}" for k, v in STUDIES.items()))
     opt.add_data(p, default="mnist", help="labelled digits (mnist, or embedded: no data dir)")
     p.add_argument("--runs-dir", default=None,
-                   help="folder of the trained runs, found by name (default runs/conv; gni: "
-                   "runs/gni, where it trains)")
+                   help="folder of the trained runs, found by name (default runs/conv; gni "
+                   "and smoothness train theirs in runs/gni, runs/smoothness)")
     p.add_argument("--model", action="append", default=[], metavar="RUN",
                    help="a trained run to study instead of the named ones (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", dest="fields",
@@ -62,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--set: {args.study} has no field(s) {', '.join(unknown)}; its "
                          f"fields: {', '.join(sorted(known))}")
-    runs = args.runs_dir if args.runs_dir is not None else (
-        "runs/gni" if args.study == "gni" else "runs/conv")
+    own = {"gni": "runs/gni", "smoothness": "runs/smoothness"}
+    runs = args.runs_dir if args.runs_dir is not None else own.get(args.study, "runs/conv")
     fields.update({"dataset": args.dataset, "data_dir": args.data_dir, "runs_dir": runs,
                    "seed": args.seed})
     if args.model:

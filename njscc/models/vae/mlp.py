@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from njscc.models import register
 from njscc.models.vae.base import GaussianLatentCodec
@@ -34,6 +36,9 @@ class VAEMLP(GaussianLatentCodec):
         activation: one of :data:`njscc.nn.ACTIVATIONS`.
         init_scale: initial std of the ``"gaussian"`` likelihood.
         stochastic: False gives a deterministic autoencoder (z = mean).
+        fixed_variance: a fixed encoder variance σ² for every input and dimension (the
+            encoder then learns only the mean; the harmonic-analysis study sweeps it), or
+            ``None`` (learned).
     """
 
     def __init__(
@@ -48,11 +53,24 @@ class VAEMLP(GaussianLatentCodec):
         activation: str = "relu",
         init_scale: float = 0.1,
         stochastic: bool = True,
+        fixed_variance: float | None = None,
     ) -> None:
         super().__init__(m, data_shape, likelihood, prior, n_components, stochastic)
+        if fixed_variance is not None and not (0 < float(fixed_variance) < 1e3):
+            raise ValueError(f"fixed_variance must be in (0, 1000), got {fixed_variance}")
+        self.fixed_variance = None if fixed_variance is None else float(fixed_variance)
         enc = check_int_tuple(enc_hidden, "enc_hidden", allow_empty=True, max=LIMITS["hidden"])
         dec = check_int_tuple(dec_hidden, "dec_hidden", allow_empty=True, max=LIMITS["hidden"])
         self.encoder = nn.Sequential(nn.Flatten(), *mlp((self.data_dim, *enc, 2 * self.m),
                                                         activation))
         self.decoder = nn.Sequential(*mlp((self.m, *dec, self.data_dim), activation))
         self._setup(init_scale)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """``x`` → ``[B, 2d]`` (mean, log-variance); the log-variance is log σ² when
+        ``fixed_variance`` is set."""
+        h = super().encode(x)
+        if self.fixed_variance is None:
+            return h
+        mean = h[..., :self.m]
+        return torch.cat([mean, torch.full_like(mean, math.log(self.fixed_variance))], -1)
