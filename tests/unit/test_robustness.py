@@ -366,3 +366,49 @@ def test_fixed_variance_vae_and_smoothness_study(tmp_path):
     assert [r["variance"] for r in rows] == [0.01, 1.0]
     # the large-variance decoder is the smoother one (what the study is about)
     assert rows[1]["lipschitz_mean"] < rows[0]["lipschitz_mean"]
+
+
+# ------------------------------------------------------------------ channel mismatch
+def test_mismatch_heatmap_grows_with_test_eps(trained, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(trained / "embedded_m32_bsc_0.05", runs / "embedded_m32_bsc_0.05")
+    study = EXPERIMENTS.get("channel_mismatch", runs_dir=str(runs), m=32, channels=["bsc"],
+                            train_eps=[0.05], test_eps=[0.0, 0.1, 0.3], cross=["bsc>ge"],
+                            dataset="embedded", n_images=400)
+    res, _ = execute(study, out=tmp_path / "o")
+    met = res["mismatch"]["metrics"]
+    row = met["heatmaps"]["bsc"][0]
+    assert row["sse"][0] < row["sse"][1] < row["sse"][2]
+    for a, b, sa, sb in zip(row["sse"], row["sse"][1:], row["sse_se"], row["sse_se"][1:],
+                            strict=False):
+        assert b - a > 2 * math.hypot(sa, sb)
+    assert met["cross"][0]["tested"] == "ge" and met["cross"][0]["sse_other"] > 0
+    assert (tmp_path / "o" / "mismatch.png").is_file()
+    with pytest.raises(FileNotFoundError, match="njscc train"):
+        execute(EXPERIMENTS.get("channel_mismatch", runs_dir=str(runs), m=32,
+                                channels=["bec"], train_eps=[0.1], cross=[],
+                                dataset="embedded"), out=tmp_path / "x")
+
+
+# ------------------------------------------------------------------ ATN
+def test_rerank_and_atn_study(tmp_path):
+    from njscc.robustness.atn import ATN, rerank
+
+    p = torch.tensor([[0.7, 0.2, 0.1]])
+    r = rerank(p, 2, alpha=2.0)
+    assert torch.allclose(r, torch.tensor([[0.7, 0.2, 1.4]]) / 2.3)
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():
+        d = ATN(kind="perturbation", max_perturbation=0.1)(x) - x
+    assert float(d.abs().max()) <= 0.1 + 1e-6
+    study = EXPERIMENTS.get("atn", dataset="embedded", targets=[3], epochs=2, n_train=3000,
+                            n_test=500, classifier_epochs=1, classifier_train=3000)
+    res, _ = execute(study, out=tmp_path)
+    rows = res["atn"]["metrics"]["rows"]
+    assert [r["kind"] for r in rows] == ["perturbation", "autoencoder"]
+    for row in rows:  # a trained ATN fools the victim far more often than chance (≈ 1 %)
+        assert row["success"] > 0.2, row
+    assert (tmp_path / "atn_gallery.png").is_file()

@@ -31,6 +31,10 @@ STUDIES: dict[str, tuple[str, str | None, str]] = {
                 "certified radii of Lipschitz VAEs"),
     "gni": ("gni", None, "MLP classifiers with Gaussian noise injections vs the explicit "
             "regulariser (trains its own models in --runs-dir)"),
+    "atn": ("atn", None, "perturbation and autoencoder ATNs (Baluja & Fischer 2017), one per "
+            "target class, against an MNIST CNN"),
+    "mismatch": ("channel_mismatch", None, "NECST train-ε × test-ε distortion heat-maps "
+                 "(BSC, BEC) and cross-channel tests (BSC→Gilbert–Elliott, BEC→BSC)"),
     "smoothness": ("vae_smoothness", None, "VAEs with a fixed encoder variance sweep: decoder "
                    "Lipschitz estimate and high-frequency content (trains in --runs-dir)"),
 }
