@@ -70,6 +70,11 @@ class MLPClassifier(LatentCodec):
     def decode(self, y: Tensor) -> Tensor:
         return self.layers[-1](y)
 
+    @torch.no_grad()
+    def compress(self, x: Tensor) -> Tensor:
+        """The last hidden activation, float ``[B, hidden[-1]]`` (a real latent, not bits)."""
+        return self.encode(x)
+
     def forward(self, x: Tensor, channel: object = None, n_samples: int = 1,
                 generator: torch.Generator | None = None) -> dict[str, Tensor]:
         if channel is not None:
