@@ -16,7 +16,7 @@ import math
 from torch import Tensor
 from torch.nn import functional as F
 
-__all__ = ["LIKELIHOODS", "NORMALISED", "log_likelihood", "units"]
+__all__ = ["LIKELIHOODS", "NORMALISED", "categorical_log_prob", "log_likelihood", "units"]
 
 LIKELIHOODS = ("bernoulli", "sse", "gaussian")
 #: whether the likelihood is a normalised density (its negative log is in nats)
@@ -49,3 +49,11 @@ def log_likelihood(likelihood: str, x: Tensor, params: Tensor, ndim: int,
         d = math.prod(params.shape[-ndim:])
         return -0.5 * sq * (-2 * log_scale).exp() - d * (log_scale + _HALF_LOG_2PI)
     raise ValueError(f"likelihood: expected one of {', '.join(LIKELIHOODS)}, got {likelihood!r}")
+
+
+def categorical_log_prob(labels: Tensor, logits: Tensor) -> Tensor:
+    """log softmax(logits)[label]: ``labels`` int ``[B]``, ``logits`` ``[..., B, C]`` →
+    ``[..., B]`` (the classifier codecs' ``log_prob``)."""
+    logp = F.log_softmax(logits, -1)
+    idx = labels.long().reshape(*([1] * (logits.dim() - 2)), -1, 1)
+    return logp.gather(-1, idx.expand(*logits.shape[:-1], 1)).squeeze(-1)

@@ -51,17 +51,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a trained run to study instead of the named ones (repeatable)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", dest="fields",
                    help="any other field of the study, e.g. n_pairs=100 (repeatable)")
+    p.add_argument("--plots-only", action="store_true",
+                   help="only redraw the plots from the results JSON files in --out")
     opt.add_run(p, out=None, out_help="results folder (default results/robust/<study>)")
 
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    from pathlib import Path
 
     from njscc.cli.commands._study import run_study
-    from njscc.experiments import EXPERIMENTS
+    from njscc.experiments import EXPERIMENTS, load_results
 
     name, model_field, _ = STUDIES[args.study]
     entry = EXPERIMENTS.entry(name)
+    out = Path(args.out or f"results/robust/{args.study}")
+    if args.plots_only:
+        files = entry.factory.plot(load_results(out), out)
+        print(f"redrew {len(files)} files in {out}/: {', '.join(p.name for p in files)}")
+        return 0
     fields = opt.parse_kv(args.fields, "--set")
     known = {f.name for f in dataclasses.fields(entry.factory)}
     unknown = sorted(set(fields) - known)
@@ -76,5 +84,5 @@ def run(args: argparse.Namespace) -> int:
         if model_field is None:
             raise ValueError(f"--model: {args.study} trains its own models (see --runs-dir)")
         fields[model_field] = list(args.model)
-    run_study(name, fields, args, args.out or f"results/robust/{args.study}", quiet=args.quiet)
+    run_study(name, fields, args, out, quiet=args.quiet)
     return 0

@@ -157,28 +157,9 @@ def plot_atn(result: Mapping[str, Any], out: str | Path) -> Path:
 
 
 def _plot_gallery(result: Mapping[str, Any], out: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from njscc.io.results import save_figure
+    from njscc.experiments.robustness._plots import digit_grid
 
     met = result["metrics"]
     rows = [("test digits", met["source"], met["labels"])] + [
         (f"{r['kind']} → {r['target']}", r["images"], r["victim"]) for r in met["rows"]]
-    n = len(met["source"])
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.0 * n + 1.4, 1.05 * len(rows)),
-                             squeeze=False)
-    for i, (lab, imgs, labels) in enumerate(rows):
-        for j in range(n):
-            ax = axes[i][j]
-            ax.imshow(np.asarray(imgs[j]).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(str(labels[j]), fontsize=6, pad=1)
-        axes[i][0].set_ylabel(lab, fontsize=6, rotation=0, ha="right", va="center")
-    fig.suptitle("ATN outputs (numbers: true label / the victim CNN's label)", fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, out, dpi=100)
+    return digit_grid(rows, out, "ATN outputs (numbers: true label / the victim CNN's label)")

@@ -284,34 +284,13 @@ def plot_attacks(result: Mapping[str, Any], out: str | Path) -> Path:
 
 def plot_gallery(result: Mapping[str, Any], out: str | Path) -> Path:
     """Source, target, and per model/attack the adversarial input and its reconstruction."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from njscc.io.results import save_figure
+    from njscc.experiments.robustness._plots import digit_grid
 
     met = result["metrics"]
-    n = len(met["source"])
     rows = [("source", met["source"], met["source_label"]),
             ("target", met["target"], met["target_label"])]
     for mm in met["models"]:
         rows.append((f"{mm['model']}\n{mm['attack']}: x+δ", mm["adversarial"], None))
         rows.append(("its reconstruction", mm["reconstruction"], mm["oracle"]))
-    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.6, 1.1 * len(rows)),
-                             squeeze=False)
-    for i, (lab, imgs, labels) in enumerate(rows):
-        for j in range(n):
-            ax = axes[i][j]
-            ax.imshow(np.asarray(imgs[j]).reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if labels is not None:
-                ax.set_title(str(labels[j]), fontsize=6, pad=1)
-        axes[i][0].set_ylabel(lab, fontsize=5, rotation=0, ha="right", va="center")
-    fig.suptitle(f"attacks at budget {result['config']['budget']:g} "
-                 f"({result['config']['norm']}); numbers: true class / oracle's label",
-                 fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, out, dpi=100)
+    return digit_grid(rows, out, f"attacks at budget {result['config']['budget']:g} "
+                      f"({result['config']['norm']}); numbers: true class / oracle's label")

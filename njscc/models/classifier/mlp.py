@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from njscc.codec import LatentCodec, LatentSpec
 from njscc.models import register
+from njscc.nn.likelihoods import categorical_log_prob
 from njscc.validation import LIMITS, check_data_shape, check_int_tuple, check_positive_int
 
 __all__ = ["MLPClassifier"]
@@ -86,9 +87,7 @@ class MLPClassifier(LatentCodec):
         return torch.softmax(params, -1)
 
     def log_prob(self, labels: Tensor, params: Tensor) -> Tensor:
-        logp = torch.log_softmax(params, -1)
-        idx = labels.long().reshape(*([1] * (params.dim() - 2)), -1, 1)
-        return logp.gather(-1, idx.expand(*params.shape[:-1], 1)).squeeze(-1)
+        return categorical_log_prob(labels, params)
 
     def classify(self, x: Tensor) -> Tensor:
         """Images → logits ``[B, n_classes]``."""

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from njscc.models import register
 from njscc.models.vae.base import GaussianLatentCodec
+from njscc.nn.likelihoods import categorical_log_prob
 from njscc.nn.mlp import mlp
 from njscc.validation import LIMITS, check_int_tuple, check_positive_int
 
@@ -83,9 +84,7 @@ class VIBMLP(GaussianLatentCodec):
 
     def log_prob(self, labels: Tensor, params: Tensor) -> Tensor:
         """log q(y|z): ``labels`` int ``[B]``, logits ``[..., B, n_classes]`` → ``[..., B]``."""
-        logp = torch.log_softmax(params, -1)
-        idx = labels.long().reshape(*([1] * (params.dim() - 2)), -1, 1)
-        return logp.gather(-1, idx.expand(*params.shape[:-1], 1)).squeeze(-1)
+        return categorical_log_prob(labels, params)
 
     @torch.no_grad()
     def predict(self, x: Tensor, n_samples: int = 12,

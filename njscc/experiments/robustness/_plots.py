@@ -1,0 +1,38 @@
+"""Figure helpers shared by the robustness studies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["digit_grid"]
+
+
+def digit_grid(rows: Sequence[tuple[str, Sequence[Any], Sequence[Any] | None]],
+               out: str | Path, title: str, *, side: int = 28) -> Path:
+    """One row of ``side``×``side`` grey images per ``(label, images, numbers or None)``;
+    the numbers (labels) go above the images. Returns the PNG path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from njscc.io.results import save_figure
+
+    n = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.05 * n + 1.6, 1.08 * len(rows)),
+                             squeeze=False)
+    for i, (lab, imgs, labels) in enumerate(rows):
+        for j in range(n):
+            ax = axes[i][j]
+            ax.imshow(np.asarray(imgs[j]).reshape(side, side), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if labels is not None:
+                ax.set_title(str(labels[j]), fontsize=6, pad=1)
+        axes[i][0].set_ylabel(lab, fontsize=5, rotation=0, ha="right", va="center")
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, out, dpi=100)
