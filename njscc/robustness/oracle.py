@@ -96,7 +96,7 @@ def oracle(images: Tensor, labels: Tensor, *, cache: str | Path | None = None, e
     meta = {"data_shape": list(shape), "epochs": int(epochs), "seed": int(seed),
             "n_train": int(images.shape[0])}
     if cache is not None and Path(cache).is_file():
-        side = Path(str(cache) + ".json")
+        side = Path(str(cache) + ".meta")
         if side.is_file() and json.loads(side.read_text()) == meta:
             net = MnistOracle(shape)  # type: ignore[arg-type]
             net.load_state_dict(load_file(str(cache)))
@@ -109,7 +109,7 @@ def oracle(images: Tensor, labels: Tensor, *, cache: str | Path | None = None, e
     if cache is not None:
         atomic_write_bytes(cache, save_bytes({k: v.contiguous() for k, v in
                                               net.state_dict().items()}))
-        atomic_write_bytes(str(cache) + ".json", json.dumps(meta).encode())
+        atomic_write_bytes(str(cache) + ".meta", json.dumps(meta).encode())
     return net.eval()
 
 

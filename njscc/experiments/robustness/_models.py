@@ -57,7 +57,7 @@ def load_victim(path: str | Path) -> Victim:
     beta = (obj.get("kwargs") or {}).get("beta")
     if bits:
         label = f"NECST m={model.m} ε={eps:g}"
-    elif obj.get("name") == "beta_vae" and beta is not None:
+    elif obj.get("name") == "beta_vae" and beta is not None and float(beta) != 1.0:
         label = f"β-VAE β={float(beta):g} d={model.m}"
     else:
         label = f"VAE d={model.m}"

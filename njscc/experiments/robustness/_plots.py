@@ -12,7 +12,8 @@ __all__ = ["digit_grid"]
 def digit_grid(rows: Sequence[tuple[str, Sequence[Any], Sequence[Any] | None]],
                out: str | Path, title: str, *, side: int = 28) -> Path:
     """One row of ``side``×``side`` grey images per ``(label, images, numbers or None)``;
-    the numbers (labels) go above the images. Returns the PNG path."""
+    the numbers (labels) go above the images. Images are in [0, 1] or 8-bit levels (any
+    value above 1 means 0…255). Returns the PNG path."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -27,12 +28,13 @@ def digit_grid(rows: Sequence[tuple[str, Sequence[Any], Sequence[Any] | None]],
     for i, (lab, imgs, labels) in enumerate(rows):
         for j in range(n):
             ax = axes[i][j]
-            ax.imshow(np.asarray(imgs[j]).reshape(side, side), cmap="gray", vmin=0, vmax=1)
+            img = np.asarray(imgs[j], dtype=float).reshape(side, side)
+            ax.imshow(img / 255.0 if img.max() > 1 else img, cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if labels is not None:
                 ax.set_title(str(labels[j]), fontsize=6, pad=1)
         axes[i][0].set_ylabel(lab, fontsize=5, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / len(rows)))
     return save_figure(fig, out, dpi=100)

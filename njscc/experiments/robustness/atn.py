@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from njscc.experiments.base import EXPERIMENTS, Log, Study
+from njscc.experiments.robustness.attacks import _u8
 
 __all__ = ["ATNStudy", "plot_atn"]
 
@@ -72,7 +73,7 @@ class ATNStudy(Study):
             log(f"victim CNN {100 * acc['victim']:.2f}%, oracle CNN {100 * acc['oracle']:.2f}%")
         xtr = train.images[:self.n_train]
         rows = []
-        gallery: dict[str, Any] = {"source": xte[:10].tolist(), "labels": yte[:10].tolist(),
+        gallery: dict[str, Any] = {"source": _u8(xte[:10]), "labels": yte[:10].tolist(),
                                    "rows": []}
         for kind in self.kinds:
             for t in self.targets:
@@ -88,7 +89,7 @@ class ATNStudy(Study):
                     with torch.no_grad():
                         xa = atn(xte[:10])
                         gallery["rows"].append({"kind": kind, "target": int(t),
-                                                "images": xa.tolist(),
+                                                "images": _u8(xa),
                                                 "victim": victim(xa).argmax(-1).tolist()})
         metrics = {"rows": rows, "accuracy": acc, "n_test": int(xte.shape[0])}
         cfg = {"study": self.config_dict()}

@@ -124,7 +124,7 @@ class AttackStudy(Study):
         x_t = test.images[pick]
 
         rows: list[dict[str, Any]] = []
-        gallery: dict[str, Any] = {"source": x[:6].tolist(), "target": x_t[:6].tolist(),
+        gallery: dict[str, Any] = {"source": _u8(x[:6]), "target": _u8(x_t[:6]),
                                    "source_label": src[:6].tolist(),
                                    "target_label": tgt[:6].tolist(), "models": []}
         gal_b = self.gallery_budget or sorted(self.budgets)[len(self.budgets) // 2]
@@ -186,7 +186,7 @@ class AttackStudy(Study):
                                                      generator=torch.Generator().manual_seed(1))
                             gallery["models"].append({
                                 "model": name, "attack": attack, "budget": float(b),
-                                "adversarial": xa.tolist(), "reconstruction": rec.tolist(),
+                                "adversarial": _u8(xa), "reconstruction": _u8(rec),
                                 "oracle": judge(rec).argmax(-1).tolist()})
             rows.append({"model": name, "checkpoint": str(path), "summary": True,
                          "victim_accuracy": accuracy(victim, *_codes(model, test)),
@@ -238,6 +238,11 @@ class AttackStudy(Study):
         return "\n".join(lines)
 
 
+def _u8(images: torch.Tensor) -> list[Any]:
+    """Images in [0, 1] as nested lists of 8-bit grey levels (the galleries' JSON)."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).tolist()
+
+
 def _codes(model: Any, test: Any) -> tuple[torch.Tensor, torch.Tensor]:
     from njscc.robustness.latents import differentiable_code
 
@@ -259,6 +264,8 @@ def plot_attacks(result: Mapping[str, Any], out: str | Path) -> Path:
     met = result["metrics"]
     rows = [r for r in met["rows"] if not r.get("summary")]
     attacks = [a for a in ATTACKS if any(r["attack"] == a for r in rows)]
+    labels = list(dict.fromkeys(f"{r['model']} ({r['gradient']})" for r in rows))
+    color = {lab: f"C{i % 10}" for i, lab in enumerate(labels)}  # one colour per series
     fig, axes = plt.subplots(1, len(attacks), figsize=(4.3 * len(attacks), 3.8), sharey=True,
                              squeeze=False)
     for ax, att in zip(axes[0], attacks, strict=True):
@@ -270,12 +277,14 @@ def plot_attacks(result: Mapping[str, Any], out: str | Path) -> Path:
             rs = sorted(rs, key=lambda r: r["budget"])
             ax.errorbar([r["budget"] for r in rs], [100 * r["success"] for r in rs],
                         yerr=[100 * r["success_se"] for r in rs], marker="o", ms=3, capsize=2,
-                        ls="--" if "relaxed" in lab else "-", label=lab)
+                        ls="--" if "relaxed" in lab else "-", color=color[lab], label=lab)
         ax.set_title(f"{att} attack", fontsize=9)
         ax.set_xlabel(f"budget ‖δ‖ ({met['norm']})")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("success: oracle says target class [%]")
-    axes[0][0].legend(fontsize=6)
+    handles = [plt.Line2D([], [], color=color[lab], ls="--" if "relaxed" in lab else "-",
+                          marker="o", ms=3, label=lab) for lab in labels]
+    axes[0][0].legend(handles=handles, fontsize=6)
     fig.suptitle(f"Kos et al. attacks on codecs: {met['n_pairs']} pairs, judged by an oracle CNN "
                  f"({100 * met['oracle_accuracy']:.1f}% test accuracy)", fontsize=9)
     fig.tight_layout()
