@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["digit_grid"]
+__all__ = ["as_u8", "digit_grid"]
+
+
+def as_u8(images: Any) -> list[Any]:
+    """Images (a tensor in [0, 1]) as nested lists of 8-bit grey levels: what the galleries
+    keep in their JSON (a tenth of the floats' size)."""
+    import torch
+
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).tolist()
 
 
 def digit_grid(rows: Sequence[tuple[str, Sequence[Any], Sequence[Any] | None]],

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from njscc.experiments.base import EXPERIMENTS, Log, Study
-from njscc.experiments.robustness.attacks import _u8
+from njscc.experiments.robustness._plots import as_u8 as _u8
 
 __all__ = ["ATNStudy", "plot_atn"]
 

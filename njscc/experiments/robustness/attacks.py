@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from njscc.experiments.base import EXPERIMENTS, Log, Study
+from njscc.experiments.robustness._plots import as_u8 as _u8
 
 __all__ = ["ATTACKS", "AttackStudy", "plot_attacks", "plot_gallery"]
 
@@ -236,11 +237,6 @@ class AttackStudy(Study):
             lines.append(f"{mod:<22}{att:<16}{gr:<9}{cells}")
         lines.append("cells: success rate (mean L2 of δ)")
         return "\n".join(lines)
-
-
-def _u8(images: torch.Tensor) -> list[Any]:
-    """Images in [0, 1] as nested lists of 8-bit grey levels (the galleries' JSON)."""
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8).tolist()
 
 
 def _codes(model: Any, test: Any) -> tuple[torch.Tensor, torch.Tensor]:
