@@ -197,7 +197,8 @@ def plot_gni(result: Mapping[str, Any], out: str | Path) -> Path:
     b.set_xticks(list(x), names, fontsize=7, rotation=20)
     b.legend(fontsize=7)
     b.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{result['dataset']}: Gaussian noise injections on the "
-                 f"{result['metrics']['layers']} activations", fontsize=9)
+    where = "all" if result["metrics"]["layers"] == "all" else "the hidden"
+    fig.suptitle(f"{result['dataset']}: Gaussian noise injections on {where} activations",
+                 fontsize=9)
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)
