@@ -35,8 +35,12 @@ def test_registry_lists_models_and_rejects_unknown():
         models.get("necst_mlp", m=2.5)
     with pytest.raises(ValueError, match="data_shape"):
         models.get("necst_mlp", data_shape=[28, 28])
-    with pytest.raises(ValueError, match="data_shape"):
-        models.get("necst_conv", data_shape=[3, 48, 48])
+    for bad in ([3, 27, 27], [1, 6, 6]):  # odd, or too small for one stride-2 stage
+        with pytest.raises(ValueError, match="data_shape"):
+            models.get("necst_conv", data_shape=bad)
+    conv = models.get("necst_conv", m=20, data_shape=[1, 28, 28])  # MNIST: 28 → 14 → 7
+    assert conv.encoder[-1].in_features == 64 * 7 * 7
+    assert conv.decode(torch.zeros(3, 20)).shape == (3, 1, 28, 28)
     with pytest.raises(ValueError, match="data_shape"):
         models.get("necst_conv", data_shape=[3, 32, 64])
 

@@ -1,10 +1,11 @@
-"""Convolutional NECST codec for square grey/RGB patches (e.g. 32×32 or 64×64, C = 1 or 3).
+"""Convolutional NECST codec for square grey/RGB images (28×28 MNIST, 32×32 or 64×64 patches).
 
-Architecture (``S = log2(H / 4)`` stride-2 stages, widths ``c_i = min(base·2^i, max)``)::
+Architecture (S stride-2 stages: H is halved while it stays even and ≥ 4, down to the bottom
+size b — 4 for H = 4·2^S, 7 for 28 —; widths ``c_i = min(base·2^i, max)``)::
 
-    encoder  x [B, C, H, W] → S × (conv 4×4 stride 2, leaky ReLU) → [B, c_{S-1}, 4, 4]
+    encoder  x [B, C, H, W] → S × (conv 4×4 stride 2, leaky ReLU) → [B, c_{S-1}, b, b]
              → flatten → linear (no bias) → m logits
-    decoder  decoder_input(y) [N, m] → linear → [N, c_{S-1}, 4, 4] (leaky ReLU)
+    decoder  decoder_input(y) [N, m] → linear → [N, c_{S-1}, b, b] (leaky ReLU)
              → (S − 1) × (transposed conv 4×4 stride 2, leaky ReLU)
              → transposed conv 4×4 stride 2 → C pixel logits [N, C, H, W]
 
@@ -32,8 +33,8 @@ class NecstConv(NecstCodec):
 
     Args:
         m: code length in bits.
-        data_shape: ``(C, H, W)`` with ``H == W``, ``H = 4·2^S`` for some ``S ≥ 1``
-            (8, 16, 32, 64, 128, ...).
+        data_shape: ``(C, H, W)`` with ``H == W`` even and ``H/2 ≥ 4`` (8, 16, 28, 32, 64,
+            ...); the bottom size is H halved while even and ≥ 4.
         base_channels: width of the first conv stage (doubles per stage).
         max_channels: cap on the width.
         likelihood: ``"sse"`` (paper), ``"bernoulli"`` or ``"gaussian"`` (learned scale).
@@ -55,10 +56,13 @@ class NecstConv(NecstCodec):
     ) -> None:
         super().__init__(m, data_shape, likelihood)
         c, h, w = self.data_shape
-        stages = (h // 4).bit_length() - 1
-        if h != w or h < 8 or h != 4 * 2**stages:
-            raise ValueError(f"data_shape must be (C, H, H) with H = 4·2^S ≥ 8 (32, 64, ...), "
-                             f"got {list(self.data_shape)}")
+        stages, bottom = 0, h
+        while bottom % 2 == 0 and bottom // 2 >= 4:
+            bottom //= 2
+            stages += 1
+        if h != w or stages < 1:
+            raise ValueError(f"data_shape must be (C, H, H) with H even and H/2 ≥ 4 (8, 28, 32, "
+                             f"64, ...), got {list(self.data_shape)}")
         base = check_positive_int(base_channels, "base_channels", max=LIMITS["hidden"])
         cap = check_positive_int(max_channels, "max_channels", max=LIMITS["hidden"])
         negative_slope = check_number(negative_slope, "negative_slope", min=0, max=1,
@@ -71,10 +75,11 @@ class NecstConv(NecstCodec):
         for wd in widths:
             enc += [nn.Conv2d(prev, wd, 4, stride=2, padding=1), act]
             prev = wd
-        enc += [nn.Flatten(), nn.Linear(prev * 16, self.m, bias=False)]
+        enc += [nn.Flatten(), nn.Linear(prev * bottom * bottom, self.m, bias=False)]
         self.encoder = nn.Sequential(*enc)
 
-        dec: list[nn.Module] = [nn.Linear(self.m, prev * 16), nn.Unflatten(1, (prev, 4, 4)), act]
+        dec: list[nn.Module] = [nn.Linear(self.m, prev * bottom * bottom),
+                                nn.Unflatten(1, (prev, bottom, bottom)), act]
         for wd in reversed(widths[:-1]):
             dec += [nn.ConvTranspose2d(prev, wd, 4, stride=2, padding=1), act]
             prev = wd
