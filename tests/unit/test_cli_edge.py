@@ -411,7 +411,7 @@ SEMANTIC = [
     ["train", "--preset", "embedded", "--train-eps", "2"],
     ["train", "--preset", "embedded", "--channel", "ge", "--train-eps", "0.9"],
     ["train", "--preset", "embedded", "--train-size", "10"],
-    ["train", "--preset", "embedded", "--model", "necst_conv"],
+    ["train", "--preset", "embedded", "--model", "necst_conv", "--model-arg", "base_channels=0"],
     ["train", "--preset", "embedded", "--model", "vib", "--objective", "beta_vae"],
     ["eval", "--checkpoint", "/nonexistent"], ["eval", "--checkpoint", "{necst}", "--dataset", "x"],
     ["eval", "--checkpoint", "{necst}", "--eps", "2"],
