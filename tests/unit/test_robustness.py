@@ -412,3 +412,14 @@ def test_rerank_and_atn_study(tmp_path):
     for row in rows:  # a trained ATN fools the victim far more often than chance (≈ 1 %)
         assert row["success"] > 0.2, row
     assert (tmp_path / "atn_gallery.png").is_file()
+
+
+def test_robust_cli_fields_fit_every_study():
+    import dataclasses
+
+    from njscc.cli.commands.robust import STUDIES
+
+    for cli, (name, model_field, _) in STUDIES.items():
+        fields = {f.name for f in dataclasses.fields(EXPERIMENTS.entry(name).factory)}
+        assert {"dataset", "data_dir", "seed"} <= fields, cli
+        assert model_field is None or model_field in fields, cli

@@ -78,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
                          f"fields: {', '.join(sorted(known))}")
     own = {"gni": "runs/gni", "smoothness": "runs/smoothness"}
     runs = args.runs_dir if args.runs_dir is not None else own.get(args.study, "runs/conv")
-    fields.update({"dataset": args.dataset, "data_dir": args.data_dir, "runs_dir": runs,
-                   "seed": args.seed})
+    common = {"dataset": args.dataset, "data_dir": args.data_dir, "runs_dir": runs,
+              "seed": args.seed}
+    if args.runs_dir is not None and "runs_dir" not in known:
+        raise ValueError(f"--runs-dir: {args.study} keeps no runs")
+    fields.update({k: v for k, v in common.items() if k in known})
     if args.model:
         if model_field is None:
             raise ValueError(f"--model: {args.study} trains its own models (see --runs-dir)")
