@@ -257,7 +257,7 @@ def _table(met: Mapping[str, Any], std_cells: Any, ranked: Sequence[Mapping[str,
     vae = next((i for i in chosen if cells[i]["model"] == "vae"), None)
     cols = met["classifier_columns"]
     lines = ["Downstream accuracy (%), ours [σ over seeds] (paper, ours − paper); NECST / VAE "
-             f"codes, {met['n_train']} training / {met['n_test']} test images"]
+             f"codes, {int(met['n_train'])} training / {int(met['n_test'])} test images"]
     header = f"{'classifier':<14}"
     eps_cols = sorted(necst, key=float)
     for e in eps_cols:
