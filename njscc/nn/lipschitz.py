@@ -49,9 +49,18 @@ class BjorckLinear(nn.Linear):
             raise ValueError(f"iters must be >= 1, got {iters}")
         self.iters = int(iters)
         nn.init.orthogonal_(self.weight)
+        self._cache: tuple[tuple[int, int], Tensor] | None = None
 
     def effective_weight(self) -> Tensor:
-        return bjorck(self.weight, self.iters)
+        """The Björck-orthonormalised weight; cached while the layer is frozen (eval mode,
+        weight not requiring grad) — attacks and certificates call it thousands of times."""
+        if self.training or self.weight.requires_grad:
+            return bjorck(self.weight, self.iters)
+        key = (self.weight._version, self.weight.data_ptr())
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, bjorck(self.weight, self.iters))
+        return self._cache[1]
 
     def forward(self, x: Tensor) -> Tensor:
         return nn.functional.linear(x, self.effective_weight(), self.bias)
