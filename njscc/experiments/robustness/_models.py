@@ -55,8 +55,13 @@ def load_victim(path: str | Path) -> Victim:
     bits = model.latent.kind == "bits"
     eps = float(ch.get("train_param") or 0.0) if bits else None
     beta = (obj.get("kwargs") or {}).get("beta")
+    kw = (getattr(model, "config", None) or {}).get("kwargs", {})
     if bits:
         label = f"NECST m={model.m} ε={eps:g}"
+    elif callable(getattr(model, "lipschitz_constants", None)):
+        consts = "/".join(f"{float(kw.get(k, 1.0)):g}" for k in
+                          ("lipschitz_mean", "lipschitz_std", "lipschitz_decoder"))
+        label = f"Lipschitz VAE {consts} d={model.m}"
     elif obj.get("name") == "beta_vae" and beta is not None and float(beta) != 1.0:
         label = f"β-VAE β={float(beta):g} d={model.m}"
     else:
