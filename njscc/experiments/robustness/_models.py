@@ -8,7 +8,12 @@ from typing import Any
 
 from njscc.codec import LatentCodec
 
-__all__ = ["Victim", "find_runs", "load_victim"]
+__all__ = ["Victim", "eps_key", "find_runs", "load_victim"]
+
+
+def eps_key(e: float) -> str:
+    """A channel parameter as it appears in run names and result keys: ``0.1`` → ``"0.1"``."""
+    return f"{float(e):g}"
 
 
 @dataclass

@@ -27,15 +27,13 @@ from typing import Any
 import torch
 
 from njscc.experiments.base import EXPERIMENTS, Log, Study
+from njscc.experiments.robustness._models import eps_key as _key
 from njscc.experiments.robustness._plots import as_u8 as _u8
 
 __all__ = ["ATTACKS", "AttackStudy", "plot_attacks", "plot_gallery"]
 
 ATTACKS = ("classifier", "reconstruction", "latent")
 
-
-def _key(e: float) -> str:
-    return f"{float(e):g}"
 
 
 @EXPERIMENTS.register("codec_attacks")

@@ -32,6 +32,7 @@ import torch
 
 from njscc.evaluation.classifiers import CLASSIFIERS, SETTINGS, SVM_VARIANTS
 from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm
+from njscc.experiments.robustness._models import eps_key as _key
 
 __all__ = ["PAPER", "DownstreamTableStudy", "closest_configs", "plot_table"]
 
@@ -48,9 +49,6 @@ CODES = ("mode", "sample")
 VALUES = ("01", "pm1")
 NOISE = ("none", "test", "both")
 
-
-def _key(e: float) -> str:
-    return f"{float(e):g}"
 
 
 def _config_label(c: Mapping[str, Any]) -> str:

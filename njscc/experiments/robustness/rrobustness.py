@@ -22,12 +22,10 @@ from typing import Any
 import torch
 
 from njscc.experiments.base import EXPERIMENTS, Log, Study
+from njscc.experiments.robustness._models import eps_key as _key
 
 __all__ = ["RRobustnessStudy", "plot_rrobustness"]
 
-
-def _key(e: float) -> str:
-    return f"{float(e):g}"
 
 
 @EXPERIMENTS.register("r_robustness")
