@@ -21,7 +21,8 @@ from torch import Tensor, nn
 from njscc.codec import LatentCodec, decoder_input
 from njscc.robustness.latents import differentiable_code
 
-__all__ = ["MnistOracle", "accuracy", "latent_classifier", "oracle", "train_classifier"]
+__all__ = ["MnistOracle", "accuracy", "latent_classifier", "noiseless_codes", "oracle",
+           "train_classifier"]
 
 
 class MnistOracle(nn.Module):
@@ -113,14 +114,19 @@ def oracle(images: Tensor, labels: Tensor, *, cache: str | Path | None = None, e
     return net.eval()
 
 
+@torch.no_grad()
+def noiseless_codes(codec: LatentCodec, images: Tensor, batch_size: int = 4096) -> Tensor:
+    """The decoder-side code of every image, no channel: ``[N, d]`` (the victim's input)."""
+    return torch.cat([differentiable_code(codec, images[i:i + batch_size])
+                      for i in range(0, images.shape[0], batch_size)])
+
+
 def latent_classifier(codec: LatentCodec, images: Tensor, labels: Tensor, *,
                       hidden: int = 256, epochs: int = 5, seed: int = 0) -> nn.Module:
     """An MLP (one hidden ReLU layer) trained on ``codec``'s noiseless codes — bits as ±1,
     Gaussian latents as μ(x) — the victim of the latent-classifier attack. It takes the
     decoder-side code (:func:`~njscc.robustness.latents.differentiable_code`) as input."""
-    with torch.no_grad():
-        codes = torch.cat([differentiable_code(codec, images[i:i + 4096])
-                           for i in range(0, images.shape[0], 4096)])
+    codes = noiseless_codes(codec, images)
     bits = codec.latent.kind == "bits"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

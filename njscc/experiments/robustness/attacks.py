@@ -96,7 +96,12 @@ class AttackStudy(Study):
         from njscc.io.results import make_result
         from njscc.robustness import attacks as A
         from njscc.robustness.latents import reconstruction
-        from njscc.robustness.oracle import accuracy, latent_classifier, oracle
+        from njscc.robustness.oracle import (
+            accuracy,
+            latent_classifier,
+            noiseless_codes,
+            oracle,
+        )
 
         self._check()
         paths = self._model_paths()
@@ -188,7 +193,8 @@ class AttackStudy(Study):
                                 "adversarial": _u8(xa), "reconstruction": _u8(rec),
                                 "oracle": judge(rec).argmax(-1).tolist()})
             rows.append({"model": name, "checkpoint": str(path), "summary": True,
-                         "victim_accuracy": accuracy(victim, *_codes(model, test)),
+                         "victim_accuracy": accuracy(victim, noiseless_codes(model, test.images),
+                                                     test.labels),
                          "clean_oracle_accuracy": clean_ok, "floor": floor})
         metrics = {"rows": rows, "oracle_accuracy": oracle_acc, "n_pairs": int(self.n_pairs),
                    "norm": self.norm, "budgets": [float(b) for b in self.budgets]}
@@ -235,15 +241,6 @@ class AttackStudy(Study):
             lines.append(f"{mod:<22}{att:<16}{gr:<9}{cells}")
         lines.append("cells: success rate (mean L2 of δ)")
         return "\n".join(lines)
-
-
-def _codes(model: Any, test: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    from njscc.robustness.latents import differentiable_code
-
-    with torch.no_grad():
-        c = torch.cat([differentiable_code(model, test.images[i:i + 4096])
-                       for i in range(0, test.images.shape[0], 4096)])
-    return c, test.labels
 
 
 def plot_attacks(result: Mapping[str, Any], out: str | Path) -> Path:
