@@ -16,7 +16,10 @@ install:
 	$(BIN)/python -m pip install -q --no-build-isolation pyldpc
 	# 3. the project with the FEC baselines and the dev tools
 	$(BIN)/python -m pip install -q -e ".[fec,dev]"
-	# 4. the plugin example (a model, an objective, a dataset through entry points; tested)
+	# 4. torchattacks (reference classifier attacks) without its declared dependencies, which
+	#    would replace the CPU torch build; it needs only torch and scipy
+	$(BIN)/python -m pip install -q --no-deps torchattacks==3.5.1
+	# 5. the plugin example (a model, an objective, a dataset through entry points; tested)
 	$(BIN)/python -m pip install -q --no-deps -e examples/plugin
 
 demo:

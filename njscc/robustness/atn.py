@@ -22,7 +22,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ATN", "KINDS", "atn_loss", "evaluate_atn", "rerank", "train_atn"]
+__all__ = ["ATN", "KINDS", "atn_loss", "evaluate_atn", "rerank", "targeted_metrics",
+           "train_atn"]
 
 KINDS = ("perturbation", "autoencoder")
 
@@ -98,17 +99,28 @@ def train_atn(classifier: nn.Module, images: Tensor, target: int, *, kind: str =
 @torch.no_grad()
 def evaluate_atn(atn: ATN, classifier: nn.Module, images: Tensor, labels: Tensor,
                  target: int, judge: nn.Module | None = None) -> dict[str, float]:
-    """On the images not already of class ``target``: success rate (the classifier says t),
-    mean L2 and L∞ of x' − x, and — given an independent ``judge`` — how often it still sees
-    the true class (the change is not a real digit change)."""
+    """:func:`targeted_metrics` of ``atn(x)`` on the images not already of class ``target``."""
     keep = labels != target
-    x, y = images[keep], labels[keep]
-    xa = atn(x)
-    hit = (classifier(xa).argmax(-1) == target).double()
-    d = (xa - x).reshape(x.shape[0], -1)
-    out = {"success": float(hit.mean()), "success_se": float(hit.std() / math.sqrt(len(hit))),
+    return targeted_metrics(images[keep], atn(images[keep]), labels[keep], classifier, target,
+                            judge)
+
+
+@torch.no_grad()
+def targeted_metrics(x: Tensor, x_adv: Tensor, labels: Tensor, classifier: nn.Module,
+                     target: int, judge: nn.Module | None = None) -> dict[str, float]:
+    """How well ``x_adv`` ``[N, C, H, W]`` (made from ``x``, true ``labels`` ``[N]``) steers
+    ``classifier`` to ``target``: success rate (it says t) with its standard error, mean L2
+    and L∞ of x' − x; given an independent ``judge``, also how often the judge still sees the
+    true class and ``fooled`` — both at once (the victim says t, the judge the true class: a
+    real adversarial example rather than a redrawn digit)."""
+    hit = classifier(x_adv).argmax(-1) == target
+    d = (x_adv - x).reshape(x.shape[0], -1)
+    h = hit.double()
+    out = {"success": float(h.mean()), "success_se": float(h.std() / math.sqrt(len(h))),
            "l2": float(d.norm(dim=1).mean()), "linf": float(d.abs().amax(1).mean()),
            "n": int(x.shape[0])}
     if judge is not None:
-        out["judge_true_class"] = float((judge(xa).argmax(-1) == y).double().mean())
+        same = judge(x_adv).argmax(-1) == labels
+        out["judge_true_class"] = float(same.double().mean())
+        out["fooled"] = float((same & hit).double().mean())
     return out

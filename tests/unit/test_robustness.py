@@ -405,13 +405,19 @@ def test_rerank_and_atn_study(tmp_path):
         d = ATN(kind="perturbation", max_perturbation=0.1)(x) - x
     assert float(d.abs().max()) <= 0.1 + 1e-6
     study = EXPERIMENTS.get("atn", dataset="embedded", targets=[3], epochs=2, n_train=3000,
-                            n_test=500, classifier_epochs=1, classifier_train=3000)
+                            n_test=500, classifier_epochs=1, classifier_train=3000,
+                            betas=[0.01], pgd_eps=[0.5, 3.0], pgd_steps=20, pgd_n=200)
     res, _ = execute(study, out=tmp_path)
     rows = res["atn"]["metrics"]["rows"]
-    assert [r["kind"] for r in rows] == ["perturbation", "autoencoder"]
-    for row in rows:  # a trained ATN fools the victim far more often than chance (≈ 1 %)
+    assert [r["kind"] for r in rows] == ["perturbation", "autoencoder", "pgd_l2", "pgd_l2"]
+    for row in rows[:2]:  # a trained ATN fools the victim far more often than chance (≈ 1 %)
         assert row["success"] > 0.2, row
-    assert (tmp_path / "atn_gallery.png").is_file()
+        assert 0 <= row["fooled"] <= min(row["success"], row["judge_true_class"]) + 1e-12
+    small, large = rows[2:]
+    # the library attack stays inside its budget, and a larger budget succeeds more often
+    assert small["l2"] <= 0.5 + 1e-4 and large["l2"] <= 3.0 + 1e-4
+    assert large["success"] > max(small["success"], 0.5), (small, large)
+    assert (tmp_path / "atn_gallery.png").is_file() and (tmp_path / "atn.png").is_file()
 
 
 def test_robust_cli_fields_fit_every_study():

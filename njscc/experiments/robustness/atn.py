@@ -4,7 +4,12 @@ perturbation ATN and one adversarial-autoencoder ATN per target class
 trained with seed ``seed + 1``); an independent oracle CNN (seed ``seed``) says how often the
 transformed digit still looks like its true class. Reported per kind and target: success
 rate (victim says the target, on test digits of other classes), mean L2 / L∞ of x' − x, and
-the oracle's true-class rate. Result ``atn.json``; plots ``atn.png`` and ``atn_gallery.png``.
+the oracle's true-class rate, and ``fooled`` (the victim says the target while the oracle
+still sees the true class). ``betas`` sweeps the closeness weight β. Beside the ATNs, the
+reference optimisation attack: torchattacks' targeted L2 PGD on the same victim at L2 budgets
+``pgd_eps`` (:mod:`njscc.robustness.classifier_attacks`; ``pgd_eps=[]`` leaves it out).
+Result ``atn.json``; plots ``atn.png`` (success and ``fooled`` vs mean L2) and
+``atn_gallery.png``.
 """
 
 from __future__ import annotations
@@ -31,19 +36,23 @@ class ATNStudy(Study):
     data_dir: str | None = None
     kinds: Sequence[str] = ("perturbation", "autoencoder")
     targets: Sequence[int] = tuple(range(10))
-    beta: float = 0.01
+    betas: Sequence[float] = (0.005, 0.01, 0.05)
     alpha: float = 1.5
     epochs: int = 2
     n_train: int = 20_000
     n_test: int = 2000
     classifier_epochs: int = 3
     classifier_train: int | None = None
+    pgd_eps: Sequence[float] = (1.0, 2.0, 3.0, 4.0, 5.0)
+    pgd_steps: int = 40
+    pgd_n: int = 500
     seed: int = 0
 
     def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
         from njscc.data import load_dataset
         from njscc.io.results import make_result
-        from njscc.robustness.atn import KINDS, evaluate_atn, train_atn
+        from njscc.robustness.atn import KINDS, evaluate_atn, targeted_metrics, train_atn
+        from njscc.robustness.classifier_attacks import targeted_pgd_l2
         from njscc.robustness.oracle import accuracy, oracle
         from njscc.validation import check_positive_int
 
@@ -53,9 +62,11 @@ class ATNStudy(Study):
                              f"{list(self.kinds)}")
         if not self.targets or any(not 0 <= int(t) <= 9 for t in self.targets):
             raise ValueError(f"targets: expected classes 0..9, got {list(self.targets)}")
-        if not self.beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {self.beta}")
-        for name in ("epochs", "n_train", "n_test", "classifier_epochs"):
+        if not self.betas or any(not float(b) >= 0 for b in self.betas):
+            raise ValueError(f"betas: expected weights >= 0, got {list(self.betas)}")
+        if any(not float(e) > 0 for e in self.pgd_eps):
+            raise ValueError(f"pgd_eps: expected L2 budgets > 0, got {list(self.pgd_eps)}")
+        for name in ("epochs", "n_train", "n_test", "classifier_epochs", "pgd_steps", "pgd_n"):
             check_positive_int(getattr(self, name), name)
         out = Path(out)
         train = load_dataset(self.dataset, "train", self.data_dir)
@@ -75,22 +86,37 @@ class ATNStudy(Study):
         rows = []
         gallery: dict[str, Any] = {"source": _u8(xte[:10]), "labels": yte[:10].tolist(),
                                    "rows": []}
+        show = float(self.betas[len(self.betas) // 2])
         for kind in self.kinds:
-            for t in self.targets:
-                atn = train_atn(victim, xtr, int(t), kind=kind, beta=self.beta,
-                                alpha=self.alpha, epochs=self.epochs, seed=self.seed + 10 * t)
-                r = evaluate_atn(atn, victim, xte, yte, int(t), judge=judge)
-                rows.append({"kind": kind, "target": int(t), **r})
-                if log:
-                    log(f"{kind} ATN → {t}: success {100 * r['success']:.1f}%, L2 "
-                        f"{r['l2']:.2f}, oracle still sees the true class "
-                        f"{100 * r['judge_true_class']:.1f}%")
-                if int(t) == int(self.targets[0]):
-                    with torch.no_grad():
-                        xa = atn(xte[:10])
-                        gallery["rows"].append({"kind": kind, "target": int(t),
-                                                "images": _u8(xa),
-                                                "victim": victim(xa).argmax(-1).tolist()})
+            for beta in map(float, self.betas):
+                for t in map(int, self.targets):
+                    atn = train_atn(victim, xtr, t, kind=kind, beta=beta, alpha=self.alpha,
+                                    epochs=self.epochs, seed=self.seed + 10 * t)
+                    r = evaluate_atn(atn, victim, xte, yte, t, judge=judge)
+                    rows.append({"kind": kind, "beta": beta, "target": t, **r})
+                    if log:
+                        log(f"{kind} ATN β={beta:g} → {t}: success {100 * r['success']:.1f}%, "
+                            f"L2 {r['l2']:.2f}, fooled (oracle still sees the true class) "
+                            f"{100 * r['fooled']:.1f}%")
+                    if beta == show and t == int(self.targets[0]):
+                        with torch.no_grad():
+                            xa = atn(xte[:10])
+                            gallery["rows"].append({"kind": kind, "beta": beta, "target": t,
+                                                    "images": _u8(xa),
+                                                    "victim": victim(xa).argmax(-1).tolist()})
+        xp, yp = xte[:self.pgd_n], yte[:self.pgd_n]
+        for eps in map(float, self.pgd_eps):
+            for t in map(int, self.targets):
+                keep = yp != t
+                xa = targeted_pgd_l2(victim, xp[keep], t, eps, steps=self.pgd_steps,
+                                     seed=self.seed + 10 * t)
+                r = targeted_metrics(xp[keep], xa, yp[keep], victim, t, judge)
+                rows.append({"kind": "pgd_l2", "eps": eps, "target": t, **r})
+            if log:
+                rs = rows[-len(self.targets):]
+                log(f"torchattacks PGD-L2 ‖δ‖ ≤ {eps:g}: success "
+                    f"{100 * sum(x['success'] for x in rs) / len(rs):.1f}%, fooled "
+                    f"{100 * sum(x['fooled'] for x in rs) / len(rs):.1f}%")
         metrics = {"rows": rows, "accuracy": acc, "n_test": int(xte.shape[0])}
         cfg = {"study": self.config_dict()}
         return {"atn": make_result("atn", metrics, dataset=self.dataset, config=cfg),
@@ -114,22 +140,35 @@ class ATNStudy(Study):
         met = r["metrics"]
         lines = [f"victim CNN test accuracy {100 * met['accuracy']['victim']:.2f}%, oracle "
                  f"{100 * met['accuracy']['oracle']:.2f}%; {met['n_test']} test digits",
-                 f"{'kind':<14}{'target':>7}{'success':>10}{'L2':>7}{'L∞':>7}"
-                 f"{'oracle: true class':>20}"]
-        for row in met["rows"]:
-            lines.append(f"{row['kind']:<14}{row['target']:>7}{100 * row['success']:9.1f}%"
-                         f"{row['l2']:7.2f}{row['linf']:7.2f}"
-                         f"{100 * row.get('judge_true_class', float('nan')):19.1f}%")
-        for kind in dict.fromkeys(row["kind"] for row in met["rows"]):
-            rs = [row for row in met["rows"] if row["kind"] == kind]
-            mean_s = 100 * sum(x["success"] for x in rs) / len(rs)
-            lines.append(f"{kind:<14}{'mean':>7}{mean_s:9.1f}%"
-                         f"{sum(x['l2'] for x in rs) / len(rs):7.2f}")
+                 f"{'attack':<26}{'success':>9}{'fooled':>9}{'L2':>7}{'L∞':>7}  per target "
+                 "success %"]
+        for name, rs in _groups(met["rows"]).items():
+            lines.append(f"{name:<26}{100 * _mean(rs, 'success'):8.1f}%"
+                         f"{100 * _mean(rs, 'fooled'):8.1f}%{_mean(rs, 'l2'):7.2f}"
+                         f"{_mean(rs, 'linf'):7.2f}  "
+                         + " ".join(f"{100 * r['success']:.0f}" for r in rs))
         return "\n".join(lines)
 
 
+def _groups(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Rows grouped by attack: ``perturbation β=0.01``, ``pgd_l2 ε=2`` (old results: no β)."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if r["kind"] == "pgd_l2":
+            name = f"PGD-L2 ‖δ‖≤{r['eps']:g}"
+        else:
+            name = r["kind"] + (f" β={r['beta']:g}" if "beta" in r else "")
+        out.setdefault(name, []).append(r)
+    return out
+
+
+def _mean(rows: Sequence[Mapping[str, Any]], key: str) -> float:
+    return sum(float(r.get(key, float("nan"))) for r in rows) / max(len(rows), 1)
+
+
 def plot_atn(result: Mapping[str, Any], out: str | Path) -> Path:
-    """Success rate and mean L2 per target class, one series per ATN kind."""
+    """Success and ``fooled`` rates vs mean L2, mean over targets: the PGD curve and one
+    point per ATN kind and β."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -137,22 +176,31 @@ def plot_atn(result: Mapping[str, Any], out: str | Path) -> Path:
 
     from njscc.io.results import save_figure
 
-    rows = result["metrics"]["rows"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for i, kind in enumerate(dict.fromkeys(r["kind"] for r in rows)):
-        rs = [r for r in rows if r["kind"] == kind]
-        t = [r["target"] for r in rs]
-        a.bar([v + 0.4 * i - 0.2 for v in t], [100 * r["success"] for r in rs], 0.4, label=kind)
-        b.bar([v + 0.4 * i - 0.2 for v in t], [r["l2"] for r in rs], 0.4, label=kind)
-    a.set_xlabel("target class")
-    a.set_ylabel("success: victim says the target [%]")
-    b.set_xlabel("target class")
-    b.set_ylabel("mean ‖x' − x‖₂")
-    for ax in (a, b):
-        ax.set_xticks(range(10))
-        ax.grid(axis="y", alpha=0.3)
+    groups = _groups(result["metrics"]["rows"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharex=True)
+    for ax, key, label in ((axes[0], "success", "success: the victim says the target [%]"),
+                           (axes[1], "fooled", "fooled: victim says the target, oracle the "
+                                               "true class [%]")):
+        pgd = [(_mean(rs, "l2"), 100 * _mean(rs, key)) for n, rs in groups.items()
+               if n.startswith("PGD")]
+        if pgd:
+            pgd.sort()
+            ax.plot([p[0] for p in pgd], [p[1] for p in pgd], "k.-",
+                    label="torchattacks PGD-L2 (per budget)")
+        for kind, marker in (("perturbation", "o"), ("autoencoder", "s")):
+            pts = [(n, _mean(rs, "l2"), 100 * _mean(rs, key)) for n, rs in groups.items()
+                   if n.startswith(kind)]
+            if pts:
+                ax.plot([p[1] for p in pts], [p[2] for p in pts], marker + "-",
+                        label=f"{kind} ATN (β sweep)")
+                for n, x, y in pts:
+                    ax.annotate(n.split(" ", 1)[-1], (x, y), fontsize=6,
+                                xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("mean ‖x' − x‖₂")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("adversarial transformation networks against an MNIST CNN", fontsize=9)
+    fig.suptitle("targeted attacks on an MNIST CNN, mean over target classes", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, out, dpi=110)
 
@@ -162,5 +210,6 @@ def _plot_gallery(result: Mapping[str, Any], out: str | Path) -> Path:
 
     met = result["metrics"]
     rows = [("test digits", met["source"], met["labels"])] + [
-        (f"{r['kind']} → {r['target']}", r["images"], r["victim"]) for r in met["rows"]]
+        (f"{r['kind']}" + (f" β={r['beta']:g}" if "beta" in r else "") + f" → {r['target']}",
+         r["images"], r["victim"]) for r in met["rows"]]
     return digit_grid(rows, out, "ATN outputs (numbers: true label / the victim CNN's label)")
