@@ -10,7 +10,8 @@
 Bit codecs (codes over a binary channel): ``"vimco"`` (:class:`VIMCO`), ``"nvil"``
 (:class:`NVIL`), ``"reinforce"`` (:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`).
 Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"``
-(:mod:`njscc.objectives.rate_distortion`). Analog channel symbols (DeepJSCC): ``"jscc"``
+(:mod:`njscc.objectives.rate_distortion`); ``"iwae"``, ``"svi"``, ``"bsvi"`` (better inference,
+:mod:`njscc.objectives.inference`). Analog channel symbols (DeepJSCC): ``"jscc"``
 (:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
 from njscc.objectives.gumbel import GumbelST
+from njscc.objectives.inference import BSVI, IWAE, SVI
 from njscc.objectives.jscc import JSCC
 from njscc.objectives.noise_injection import ExplicitGNI, GaussianNoiseInjection
 from njscc.objectives.nvil import NVIL
@@ -27,8 +29,8 @@ from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["ELBO", "JSCC", "NVIL", "OBJECTIVES", "VIB", "VIMCO", "BetaVAE", "ExplicitGNI",
-           "GaussianNoiseInjection", "GumbelST", "Objective",
+__all__ = ["BSVI", "ELBO", "IWAE", "JSCC", "NVIL", "OBJECTIVES", "SVI", "VIB", "VIMCO",
+           "BetaVAE", "ExplicitGNI", "GaussianNoiseInjection", "GumbelST", "Objective",
            "Reinforce", "ScoreFunctionObjective", "Support", "TherML", "available",
            "default_for", "get", "register"]
 
@@ -37,7 +39,8 @@ OBJECTIVES: Registry[Objective] = Registry("objective", "njscc.objectives", base
 for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gumbel", GumbelST), ("elbo", ELBO), ("beta_vae", BetaVAE), ("vib", VIB),
                     ("therml", TherML), ("jscc", JSCC), ("gni", GaussianNoiseInjection),
-                    ("gni_explicit", ExplicitGNI)):
+                    ("gni_explicit", ExplicitGNI), ("iwae", IWAE), ("svi", SVI),
+                    ("bsvi", BSVI)):
     OBJECTIVES.register(_name, _cls)
 
 
