@@ -60,13 +60,15 @@ class ImageDataset(Dataset):
         labels: int64 ``[N]`` or ``None`` (unlabelled data such as binarized MNIST).
         name, split: where it came from (e.g. ``"mnist"``, ``"train"``).
         meta: free-form provenance (files, indices, ...).
+        extra: further per-image fields by name (``[N, ...]`` tensors, e.g. MNIST-A's
+            ``"attributes"`` ``[N, 4]``), carried into :meth:`batch` as ``Batch.extra``.
 
     ``ds[i]`` is ``(image [C, H, W], label)`` when labelled, else the image alone.
     """
 
     def __init__(self, images: Tensor, labels: Tensor | None = None, *, name: str = "",
                  split: str = "", meta: dict[str, Any] | None = None,
-                 validate: bool = True) -> None:
+                 validate: bool = True, extra: dict[str, Tensor] | None = None) -> None:
         if not isinstance(images, Tensor) or images.dtype != torch.float32 or images.ndim != 4:
             raise TypeError("images must be a float32 tensor [N, C, H, W], got "
                             f"{type(images).__name__} "
@@ -82,11 +84,17 @@ class ImageDataset(Dataset):
             if not (0.0 <= lo and hi <= 1.0):
                 raise ValueError(f"{name or 'images'}: values must lie in [0, 1], got "
                                  f"[{lo}, {hi}]")
+        extra = dict(extra or {})
+        for k, v in extra.items():
+            if not isinstance(v, Tensor) or v.dim() < 1 or v.shape[0] != images.shape[0]:
+                raise TypeError(f"extra[{k!r}] must be a tensor with {images.shape[0]} rows, "
+                                f"got {type(v).__name__} {tuple(getattr(v, 'shape', ()))}")
         self.images = images
         self.labels = labels
         self.name = name
         self.split = split
         self.meta = dict(meta or {})
+        self.extra = extra
 
     @property
     def inputs(self) -> Tensor:
@@ -95,12 +103,14 @@ class ImageDataset(Dataset):
 
     @property
     def fields(self) -> frozenset[str]:
-        """Batch fields this dataset provides (``x``, and ``labels`` when labelled)."""
-        return frozenset({"x"} if self.labels is None else {"x", "labels"})
+        """Batch fields this dataset provides (``x``, ``labels`` when labelled, every
+        ``extra`` name)."""
+        base = {"x"} if self.labels is None else {"x", "labels"}
+        return frozenset(base | set(self.extra))
 
     def batch(self) -> Batch:
         """The whole split as a :class:`~njscc.data.Batch` (``x`` = images)."""
-        return Batch(self.images, self.labels)
+        return Batch(self.images, self.labels, extra=self.extra)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -119,14 +129,16 @@ class ImageDataset(Dataset):
         """A copy with the tensors on ``device`` (e.g. the whole of MNIST on the GPU)."""
         labels = None if self.labels is None else self.labels.to(device)
         return ImageDataset(self.images.to(device), labels, name=self.name, split=self.split,
-                            meta=self.meta, validate=False)
+                            meta=self.meta, validate=False,
+                            extra={k: v.to(device) for k, v in self.extra.items()})
 
     def subset(self, indices: Tensor | np.ndarray | list[int]) -> ImageDataset:
         """A new dataset with the given rows (copied)."""
         idx = torch.as_tensor(indices, dtype=torch.int64)
         labels = None if self.labels is None else self.labels[idx]
         return ImageDataset(self.images[idx], labels, name=self.name, split=self.split,
-                            meta=self.meta, validate=False)
+                            meta=self.meta, validate=False,
+                            extra={k: v[idx] for k, v in self.extra.items()})
 
     def __repr__(self) -> str:
         lab = "unlabelled" if self.labels is None else "labelled"

@@ -379,6 +379,38 @@ def _load_kodak_grey(split: str = "train", data_dir: str | os.PathLike[str] | No
                         validate=False)
 
 
+@dataset("mnist_a", DatasetInfo(
+    "MNIST-A (MNIST with attributes: digit, scale, orientation, location), generated from "
+    "MNIST, seeded; iid or compositional split",
+    fields=("x", "labels", "attributes", "latents"),
+    splits=SPLITS, binary=True))
+def _load_mnist_a(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
+                  valid_size: int = 0, seed: int = 0, canvas: int = 64, replication: int = 1,
+                  split_type: str = "iid", binarize: bool = True,
+                  n_source: int | None = None) -> ImageDataset:
+    """MNIST-A (:mod:`njscc.data.mnist_a`) from the pooled MNIST train + test images (the first
+    ``n_source`` of them, for quick runs): ``labels`` = digit, ``extra["attributes"]`` int64
+    ``[N, 4]`` (digit, scale, orientation, location). Its own train / valid / test split."""
+    from njscc.data.mnist_a import make_mnist_a
+
+    _check_split("mnist_a", split, SPLITS)
+    if valid_size:
+        raise ValueError("mnist_a has its own valid split (5 % of the images or of the "
+                         "attribute combinations); valid_size does not apply")
+    root = resolve_data_dir(data_dir)
+    tr, te = (_idx_split("mnist", ("mnist", "MNIST/raw"), root, s, 0, 0, n_classes=10,
+                         labels_required=True, mnist_like=True) for s in ("train", "test"))
+    digits = torch.cat([tr.images, te.images])[:n_source]
+    labels = torch.cat([tr.labels, te.labels])[:n_source]
+    d = make_mnist_a(digits, labels, split, canvas=canvas, replication=replication,
+                     split_type=split_type, binarize=binarize, seed=seed)
+    meta = {"canvas": canvas, "replication": replication, "split_type": split_type,
+            "binarize": binarize, "seed": seed, "n_source": int(digits.shape[0])}
+    return ImageDataset(d["images"], d["attributes"][:, 0].clone(), name="mnist_a", split=split,
+                        meta=meta, validate=False,
+                        extra={"attributes": d["attributes"], "latents": d["latents"]})
+
+
 @dataset("adult", DatasetInfo("UCI Adult census income, tabular 32561 / 16281 (x, labels = "
                               "income, sensitive = sex or race)",
                               fields=("x", "labels", "sensitive", "sex", "race"),
@@ -485,7 +517,7 @@ def load_dataset(name: str, split: str = "train",
 
     Args:
         name: a registered dataset (:data:`DATASETS`: ``"embedded"``, ``"mnist"``,
-            ``"fashion_mnist"``, ``"omniglot"``, ``"binarized_mnist"``, ``"kodak"``,
+            ``"fashion_mnist"``, ``"omniglot"``, ``"binarized_mnist"``, ``"kodak"``, ``"mnist_a"``,
             ``"adult"``, plugins), or ``"idx:DIR"`` / ``"images:DIR"``.
         split: ``"train"``, ``"valid"`` or ``"test"``. Datasets without a validation file:
             ``valid_size=N`` holds out N training examples (``torch.randperm`` seeded with
