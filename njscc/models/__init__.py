@@ -18,7 +18,7 @@ from __future__ import annotations
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
-__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "LipschitzVAE",
+__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "JointVAE", "LipschitzVAE",
            "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF", "SNRAdaptiveDeepJSCC",
            "available", "get", "register"]
 
@@ -37,6 +37,7 @@ get = MODELS.get
 # Registered architectures (imported for their @register side effect).
 from njscc.models.classifier.mlp import MLPClassifier  # noqa: E402
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
+from njscc.models.multimodal.joint import JointVAE  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402
 from njscc.models.vae.lipschitz import LipschitzVAE  # noqa: E402

@@ -11,7 +11,8 @@ Bit codecs (codes over a binary channel): ``"vimco"`` (:class:`VIMCO`), ``"nvil"
 (:class:`NVIL`), ``"reinforce"`` (:class:`Reinforce`), ``"gumbel"`` (:class:`GumbelST`).
 Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"``
 (:mod:`njscc.objectives.rate_distortion`); ``"iwae"``, ``"svi"``, ``"bsvi"`` (better inference,
-:mod:`njscc.objectives.inference`). Analog channel symbols (DeepJSCC): ``"jscc"``
+:mod:`njscc.objectives.inference`); ``"telbo"``, ``"jmvae"``, ``"bivcca"`` (joint image–attribute
+VAEs, :mod:`njscc.objectives.multimodal`). Analog channel symbols (DeepJSCC): ``"jscc"``
 (:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
 """
 
@@ -22,6 +23,7 @@ from njscc.objectives.base import Objective, ScoreFunctionObjective
 from njscc.objectives.gumbel import GumbelST
 from njscc.objectives.inference import BSVI, IWAE, SVI
 from njscc.objectives.jscc import JSCC
+from njscc.objectives.multimodal import JMVAE, TELBO, BiVCCA
 from njscc.objectives.noise_injection import ExplicitGNI, GaussianNoiseInjection
 from njscc.objectives.nvil import NVIL
 from njscc.objectives.rate_distortion import ELBO, VIB, BetaVAE, TherML
@@ -29,8 +31,9 @@ from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["BSVI", "ELBO", "IWAE", "JSCC", "NVIL", "OBJECTIVES", "SVI", "VIB", "VIMCO",
-           "BetaVAE", "ExplicitGNI", "GaussianNoiseInjection", "GumbelST", "Objective",
+__all__ = ["BSVI", "ELBO", "IWAE", "JMVAE", "JSCC", "NVIL", "OBJECTIVES", "SVI", "TELBO",
+           "VIB", "VIMCO", "BetaVAE", "BiVCCA", "ExplicitGNI", "GaussianNoiseInjection",
+           "GumbelST", "Objective",
            "Reinforce", "ScoreFunctionObjective", "Support", "TherML", "available",
            "default_for", "get", "register"]
 
@@ -40,7 +43,7 @@ for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gumbel", GumbelST), ("elbo", ELBO), ("beta_vae", BetaVAE), ("vib", VIB),
                     ("therml", TherML), ("jscc", JSCC), ("gni", GaussianNoiseInjection),
                     ("gni_explicit", ExplicitGNI), ("iwae", IWAE), ("svi", SVI),
-                    ("bsvi", BSVI)):
+                    ("bsvi", BSVI), ("telbo", TELBO), ("jmvae", JMVAE), ("bivcca", BiVCCA)):
     OBJECTIVES.register(_name, _cls)
 
 

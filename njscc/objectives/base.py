@@ -8,6 +8,7 @@ cannot) and which fields of the :class:`~njscc.data.Batch` it reads (:attr:`Obje
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -19,7 +20,7 @@ from njscc.data.batch import Batch, as_batch, check_fields
 from njscc.registry import Configurable
 from njscc.validation import LIMITS, check_positive_int
 
-__all__ = ["Objective", "Support", "check_n_samples", "distortion", "to_floats"]
+__all__ = ["Objective", "Support", "check_n_samples", "distortion", "frozen_call", "to_floats"]
 
 
 def check_n_samples(n_samples: object, minimum: int = 1) -> int:
@@ -51,6 +52,25 @@ def to_floats(**stats: Tensor | float) -> dict[str, float]:
     vals = torch.stack([torch.as_tensor(v, device=device).detach().reshape(()).to(torch.float64)
                         for v in stats.values()])
     return dict(zip(stats, vals.tolist(), strict=True))
+
+
+class _Method(nn.Module):
+    """``forward`` = one bound method of ``codec`` (so its weights can be swapped)."""
+
+    def __init__(self, codec: nn.Module, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.codec, self._fn = codec, fn
+
+    def forward(self, *args: Any) -> Any:
+        return self._fn(self.codec, *args)
+
+
+def frozen_call(codec: nn.Module, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(codec, *args)`` with every weight of ``codec`` detached: gradients flow to the
+    arguments (e.g. a reparameterised z from an encoder) but to none of the codec's
+    parameters — a decoder term that trains only the inference network that fed it."""
+    frozen = {f"codec.{n}": p.detach() for n, p in codec.named_parameters()}
+    return torch.func.functional_call(_Method(codec, fn), frozen, args)
 
 
 class Objective(Configurable, nn.Module, ABC):

@@ -14,7 +14,7 @@ Ermon, AISTATS 2019, "Buffered stochastic variational inference"):
 (The plain VAE is ``elbo``, :mod:`njscc.objectives.rate_distortion`.) In ``svi``/``bsvi``
 the chain's λ_i are treated as constants for the decoder gradient (no back-propagation
 through the refinement steps), and the encoder's term reaches only the encoder: its decoder
-weights are detached (``torch.func.functional_call``). BSVI's decoder gradient
+weights are detached (``frozen_call``). BSVI's decoder gradient
 Σ_i ω̃_i ∇_θ ln p_θ(x, z_i) (ω̃ the normalised π_i w_i) is by default estimated with one
 index drawn from ω̃ per image (``mc_gradient``: one decoder backward instead of k + 1, the
 paper's trick that makes BSVI as fast as SVI).
@@ -29,12 +29,12 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from njscc.codec import LatentCodec, Support
 from njscc.data.batch import Batch
 from njscc.inference import bsvi_log_weights, log_weight, svi_chain
-from njscc.objectives.base import Objective, check_n_samples, to_floats
+from njscc.objectives.base import Objective, check_n_samples, frozen_call, to_floats
 from njscc.validation import check_bool, check_number
 
 __all__ = ["BSVI", "IWAE", "SVI"]
@@ -74,26 +74,13 @@ class IWAE(Objective):
                                  distortion=-out["log_p"].detach().mean())
 
 
-class _Joint(nn.Module):
-    """ln w(z; λ) of a codec as a module, so its weights can be swapped for detached ones."""
-
-    def __init__(self, codec: nn.Module) -> None:
-        super().__init__()
-        self.codec = codec
-
-    def forward(self, x: Tensor, z: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
-        return log_weight(self.codec, x, z, mean, logvar)
-
-
 def _encoder_term(codec: Any, x: Tensor, generator: torch.Generator | None) -> Tensor:
     """ln w(z₀; λ₀) ``[B]`` with z₀ ~ q(z|x) reparameterised and the decoder's weights
     detached: its gradient reaches the encoder only."""
     h = codec.encode(x)
     mean, logvar = codec.split(h)
     z = codec.sample_latent(h, 1, generator)[0]
-    joint = _Joint(codec)
-    frozen = {f"codec.{n}": p.detach() for n, p in codec.named_parameters()}
-    return torch.func.functional_call(joint, frozen, (x, z, mean, logvar))
+    return frozen_call(codec, log_weight, x, z, mean, logvar)
 
 
 class SVI(Objective):
