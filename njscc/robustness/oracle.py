@@ -49,15 +49,17 @@ def train_classifier(model: nn.Module, inputs: Tensor, labels: Tensor, *, epochs
                      batch_size: int = 128, lr: float = 1e-3,
                      features: Callable[[Tensor], Tensor] | None = None,
                      generator: torch.Generator | None = None,
-                     progress: Callable[[str], None] | None = None) -> nn.Module:
-    """Adam + cross-entropy on ``(features(inputs[i]), labels[i])`` (``features``: identity);
-    fresh shuffles from ``generator``. Returns ``model`` in eval mode."""
+                     progress: Callable[[str], None] | None = None,
+                     loss: Callable[[Tensor, Tensor], Tensor] | None = None) -> nn.Module:
+    """Adam on ``loss(model(features(inputs[i])), labels[i])`` (``features``: identity;
+    ``loss``: cross-entropy — give another for multi-head labels ``[N, J]``); fresh shuffles
+    from ``generator``. Returns ``model`` in eval mode."""
     if inputs.shape[0] != labels.shape[0] or inputs.shape[0] == 0:
         raise ValueError(f"inputs [N, ...] and labels [N] expected, got {list(inputs.shape)} and "
                          f"{list(labels.shape)}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss if loss is not None else nn.CrossEntropyLoss()
     model.train()
     n = inputs.shape[0]
     for ep in range(epochs):
@@ -66,11 +68,11 @@ def train_classifier(model: nn.Module, inputs: Tensor, labels: Tensor, *, epochs
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
             xb = inputs[idx] if features is None else features(inputs[idx])
-            loss = loss_fn(model(xb), labels[idx])
+            value = loss_fn(model(xb), labels[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             opt.step()
-            total += float(loss.detach()) * idx.numel()
+            total += float(value.detach()) * idx.numel()
         if progress:
             progress(f"classifier epoch {ep + 1}/{epochs}: loss {total / n:.4f}")
     return model.eval()
