@@ -35,7 +35,8 @@ from njscc.io.results import load_result, write_result
 from njscc.registry import Registry
 from njscc.training.seeds import seed_dir
 
-__all__ = ["EXPERIMENTS", "Study", "aggregate_seeds", "execute", "fmt_pm", "load_results"]
+__all__ = ["EXPERIMENTS", "Study", "aggregate_seeds", "execute", "fmt_pm", "load_results",
+           "rows_with_std"]
 
 #: the experiment registry (entry-point group ``njscc.experiments``)
 EXPERIMENTS: Registry[Study] = Registry("experiment", "njscc.experiments", strict_config=False)
@@ -134,6 +135,15 @@ def aggregate_seeds(per_seed: Sequence[dict[str, Any]], seeds: Sequence[int]) ->
     out["per_seed"] = [r["metrics"] for r in per_seed]
     out["config"] = {**dict(out.get("config", {})), "seeds": [int(s) for s in seeds]}
     return out
+
+
+def rows_with_std(result: Mapping[str, Any], key: str = "rows"
+                  ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(row, σ of that row)`` for each entry of ``result["metrics"][key]`` — the σ over seeds
+    from ``metrics_std`` when the result aggregates several seeds, else ``{}``."""
+    rows = result["metrics"][key]
+    std = (result.get("metrics_std") or {}).get(key) or []
+    return [(row, (std[i] or {}) if i < len(std) else {}) for i, row in enumerate(rows)]
 
 
 def fmt_pm(mean: Any, std: Any = None, fmt: str = "{:.2f}") -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm
+from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm, rows_with_std
 
 __all__ = ["PAPER", "BSVIStudy", "binarized", "plot_bsvi"]
 
@@ -172,11 +172,9 @@ class BSVIStudy(Study):
         r = results.get("bsvi")
         if not r:
             return ""
-        rows, std = r["metrics"]["rows"], (r.get("metrics_std") or {}).get("rows")
         lines = [f"{'dataset':<17}{'objective':<10}{'ln p(x) IWAE':>16}{'paper':>9}"
                  f"{'BSVI eval':>16}{'ELBO':>16}{'gap':>14}{'epochs':>8}"]
-        for i, row in enumerate(rows):
-            s = std[i] if std else {}
+        for row, s in rows_with_std(r):
             paper = PAPER.get(row["dataset"], {}).get(row["objective"])
             lines.append(f"{row['dataset']:<17}{row['objective']:<10}"
                          f"{fmt_pm(row['iwae'], s.get('iwae')):>16}"
@@ -196,8 +194,8 @@ def plot_bsvi(result: Mapping[str, Any], out: str | Path) -> Path:
 
     from njscc.io.results import save_figure
 
-    rows = result["metrics"]["rows"]
-    std = (result.get("metrics_std") or {}).get("rows")
+    pairs = rows_with_std(result)
+    rows = [r for r, _ in pairs]
     sets = list(dict.fromkeys(r["dataset"] for r in rows))
     fig, axes = plt.subplots(1, len(sets), figsize=(4.5 * len(sets), 3.6), squeeze=False)
     for ax, ds in zip(axes[0], sets, strict=True):
@@ -206,10 +204,9 @@ def plot_bsvi(result: Mapping[str, Any], out: str | Path) -> Path:
         for j, (key, label) in enumerate((("iwae", "IWAE estimate"),
                                           ("bsvi_eval", "BSVI estimate"),
                                           ("elbo", "ELBO (encoder q)"))):
-            err = [std[i].get(key) if std else None for i in idx]
+            err = [pairs[i][1].get(key) or 0 for i in idx]
             ax.errorbar([v + 0.2 * (j - 1) for v in range(len(idx))],
-                        [rows[i][key] for i in idx],
-                        yerr=None if not std else [e or 0 for e in err], fmt="o", label=label)
+                        [rows[i][key] for i in idx], yerr=err, fmt="o", label=label)
         paper = PAPER.get(ds, {})
         if paper:
             ax.plot(range(len(idx)), [paper.get(n, (float("nan"),))[0] for n in names], "k_",

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm
+from njscc.experiments.base import EXPERIMENTS, Log, Study, fmt_pm, rows_with_std
 
 __all__ = ["PAPER", "REFERENCE_CODE", "TELBOStudy", "plot_telbo"]
 
@@ -189,11 +189,9 @@ class TELBOStudy(Study):
         r = results.get("telbo")
         if not r:
             return ""
-        rows, std = r["metrics"]["rows"], (r.get("metrics_std") or {}).get("rows")
         lines = [f"{'split':<6}{'objective':<9}{'correct (4)':>14}{'correct (3)':>14}"
                  f"{'coverage (3)':>14}{'paper c/cov':>14}{'ref. code':>12}"]
-        for i, row in enumerate(rows):
-            s = std[i] if std else {}
+        for row, s in rows_with_std(r):
             p, rc = PAPER[row["objective"]], REFERENCE_CODE[row["objective"]]
             lines.append(f"{row['split_type']:<6}{row['objective']:<9}"
                          f"{fmt_pm(row['correctness_4'], s.get('correctness_4'), '{:.3f}'):>14}"

@@ -91,3 +91,15 @@ def test_registered_studies_round_trip_their_config() -> None:
         study = EXPERIMENTS.get(name)
         again = EXPERIMENTS.get(name, **{k: v for k, v in study.config["kwargs"].items()})
         assert again.config == study.config
+
+
+def test_rows_with_std_pairs_each_row_with_its_sigma():
+    from njscc.experiments.base import aggregate_seeds, rows_with_std
+
+    one = {"metrics": {"rows": [{"a": 1.0, "n": "x"}, {"a": 3.0, "n": "y"}]}}
+    two = {"metrics": {"rows": [{"a": 2.0, "n": "x"}, {"a": 5.0, "n": "y"}]}}
+    assert [s for _, s in rows_with_std(one)] == [{}, {}]
+    agg = aggregate_seeds([one, two], [0, 1])
+    pairs = rows_with_std(agg)
+    assert [r["a"] for r, _ in pairs] == [1.5, 4.0]
+    assert [round(s["a"], 6) for _, s in pairs] == [round(2 ** -0.5, 6), round(2 * 2 ** -0.5, 6)]
