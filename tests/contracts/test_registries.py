@@ -39,7 +39,11 @@ def _batch(model: njscc.LatentCodec, n: int = 6) -> Batch:
     if getattr(model, "likelihood", None) == "bernoulli":
         x = (x > 0.5).float()
     labels = torch.randint(0, getattr(model, "n_classes", 10), (n,), generator=g)
-    return Batch(x, labels)
+    extra = {}
+    if hasattr(model, "attribute_sizes"):  # joint image–attribute codecs read attributes
+        extra["attributes"] = torch.stack(
+            [torch.randint(0, k, (n,), generator=g) for k in model.attribute_sizes], 1)
+    return Batch(x, labels, extra=extra)
 
 
 def _channel_for(model: njscc.LatentCodec, objective: objectives.Objective):
