@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
-    "LIMITS", "check_bool", "check_choice", "check_data_shape", "check_device", "check_int",
-    "check_int_tuple", "check_number", "check_positive_int", "check_probability", "jsonable",
+    "LIMITS", "check_bool", "check_choice", "check_choices", "check_data_shape", "check_device",
+    "check_int", "check_int_tuple", "check_number", "check_positive_int", "check_probability",
+    "jsonable",
 ]
 
 #: sane upper bounds for sizes read from users, files and checkpoints (allocation guards)
@@ -117,6 +118,14 @@ def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
     return value
+
+
+def check_choices(values: Iterable[object], name: str, choices: Iterable[str]) -> list[str]:
+    """A non-empty list whose every item is one of ``choices`` (strings) → ``list``."""
+    options, vals = tuple(choices), list(values)
+    if not vals or any(v not in options for v in vals):
+        raise ValueError(f"{name}: expected some of {', '.join(options)}, got {vals}")
+    return vals  # type: ignore[return-value]
 
 
 def check_int_tuple(value: object, name: str, *, length: int | None = None,

@@ -50,6 +50,11 @@ def correctness(pred: Tensor, query: Tensor, mask: Tensor) -> float:
     return float((hit.sum(-1)[keep] / n[keep]).mean())
 
 
+def _kl(a: Tensor, b: Tensor) -> float:
+    """KL(a ‖ b) of two histograms in nats (0 · log 0 = 0)."""
+    return float((a * (a.clamp_min(1e-300) / b).log()).sum())
+
+
 def coverage(pred: Tensor, query: Tensor, mask: Tensor, sizes: Sequence[int]) -> float:
     """Mean Jensen–Shannon similarity to uniform of the unspecified attributes' predicted
     histograms (1 for a query with every attribute specified)."""
@@ -66,8 +71,7 @@ def coverage(pred: Tensor, query: Tensor, mask: Tensor, sizes: Sequence[int]) ->
             h = h / h.sum()
             u = torch.full((k,), 1.0 / k, dtype=torch.float64)
             mid = 0.5 * (h + u)
-            kl = lambda a, b: float((a * (a.clamp_min(1e-300) / b).log()).sum())  # noqa: E731
-            sims.append(1.0 - 0.5 * (kl(h, mid) + kl(u, mid)))
+            sims.append(1.0 - 0.5 * (_kl(h, mid) + _kl(u, mid)))
         scores.append(sum(sims) / len(sims) if sims else 1.0)
     return float(sum(scores) / len(scores))
 

@@ -7,7 +7,7 @@ Each (dataset, objective) model is trained by the shared Trainer (``runs_dir/<da
 * ``iwae``: the IWAE estimate of ln p(x) with ``iwae_k`` importance samples (the test
   log-likelihood of the table);
 * ``bsvi_eval``: the BSVI estimate with ``eval_chains`` chains of k SVI steps — the paper's
-  advice to evaluate with BSVI rather than IWAE (:func:`njscc.inference.bsvi_bound`);
+  advice to evaluate with BSVI rather than IWAE (:func:`njscc.objectives.inference.bsvi_bound`);
 * ``elbo`` (encoder q), ``elbo_refined`` (q after ``gap_steps`` SVI steps) and their
   difference ``gap`` — the amortisation gap of the model's encoder (a lower estimate).
 
@@ -81,19 +81,13 @@ class BSVIStudy(Study):
 
     def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
         from njscc.evaluation.rate_distortion import iwae_bound
-        from njscc.inference import amortisation_gap, bsvi_bound
         from njscc.io.results import make_result
+        from njscc.objectives.inference import amortisation_gap, bsvi_bound
         from njscc.training.runs import fit_codec, history_summary
-        from njscc.validation import check_positive_int
+        from njscc.validation import check_choices, check_positive_int
 
-        bad = [d for d in self.datasets if d not in DATASETS]
-        if not self.datasets or bad:
-            raise ValueError(f"datasets: expected some of {', '.join(DATASETS)}, got "
-                             f"{list(self.datasets)}")
-        bad = [o for o in self.objectives if o not in OBJECTIVES]
-        if not self.objectives or bad:
-            raise ValueError(f"objectives: expected some of {', '.join(OBJECTIVES)}, got "
-                             f"{list(self.objectives)}")
+        check_choices(self.datasets, "datasets", DATASETS)
+        check_choices(self.objectives, "objectives", OBJECTIVES)
         for name in ("k", "m", "epochs", "batch_size", "iwae_k", "eval_images", "eval_chains",
                      "gap_steps"):
             check_positive_int(getattr(self, name), name)

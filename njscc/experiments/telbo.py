@@ -91,16 +91,10 @@ class TELBOStudy(Study):
         from njscc.experiments.robustness._plots import as_u8
         from njscc.io.results import make_result
         from njscc.training.runs import fit_codec, history_summary
-        from njscc.validation import check_positive_int
+        from njscc.validation import check_choices, check_positive_int
 
-        bad = [s for s in self.split_types if s not in SPLIT_TYPES]
-        if not self.split_types or bad:
-            raise ValueError(f"split_types: expected some of {', '.join(SPLIT_TYPES)}, got "
-                             f"{list(self.split_types)}")
-        bad = [o for o in self.objectives if o not in OBJECTIVES]
-        if not self.objectives or bad:
-            raise ValueError(f"objectives: expected some of {', '.join(OBJECTIVES)}, got "
-                             f"{list(self.objectives)}")
+        check_choices(self.split_types, "split_types", SPLIT_TYPES)
+        check_choices(self.objectives, "objectives", OBJECTIVES)
         for name in ("m", "epochs", "batch_size", "classifier_epochs", "n_samples"):
             check_positive_int(getattr(self, name), name)
         sizes = tuple(len(v) for v in ATTRIBUTES.values())

@@ -54,12 +54,9 @@ class ATNStudy(Study):
         from njscc.robustness.atn import KINDS, evaluate_atn, targeted_metrics, train_atn
         from njscc.robustness.classifier_attacks import targeted_pgd_l2
         from njscc.robustness.oracle import accuracy, oracle
-        from njscc.validation import check_positive_int
+        from njscc.validation import check_choices, check_positive_int
 
-        bad = [k for k in self.kinds if k not in KINDS]
-        if not self.kinds or bad:
-            raise ValueError(f"kinds: expected some of {', '.join(KINDS)}, got "
-                             f"{list(self.kinds)}")
+        check_choices(self.kinds, "kinds", KINDS)
         if not self.targets or any(not 0 <= int(t) <= 9 for t in self.targets):
             raise ValueError(f"targets: expected classes 0..9, got {list(self.targets)}")
         if not self.betas or any(not float(b) >= 0 for b in self.betas):

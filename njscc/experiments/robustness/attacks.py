@@ -65,14 +65,10 @@ class AttackStudy(Study):
     def _check(self) -> None:
         from njscc.robustness.attacks import NORMS
         from njscc.robustness.latents import GRADIENTS
-        from njscc.validation import check_positive_int
+        from njscc.validation import check_choices, check_positive_int
 
-        for what, vals, allowed in (("attacks", self.attacks, ATTACKS),
-                                    ("gradients", self.gradients, GRADIENTS)):
-            bad = [v for v in vals if v not in allowed]
-            if not vals or bad:
-                raise ValueError(f"{what}: expected some of {', '.join(allowed)}, got "
-                                 f"{list(vals)}")
+        check_choices(self.attacks, "attacks", ATTACKS)
+        check_choices(self.gradients, "gradients", GRADIENTS)
         if self.norm not in NORMS:
             raise ValueError(f"norm: expected one of {', '.join(NORMS)}, got {self.norm!r}")
         if not self.budgets or any(not (b > 0 and math.isfinite(b)) for b in self.budgets):
