@@ -21,6 +21,7 @@ Shapes: attributes int64 ``[Q, J]``, masks bool ``[Q, J]``, predictions int64 ``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -106,22 +107,33 @@ class AttributeClassifier(nn.Module):
 
 
 def train_attribute_classifier(images: Tensor, attributes: Tensor, sizes: Sequence[int], *,
-                               epochs: int = 3, seed: int = 0,
-                               progress: Any = None) -> AttributeClassifier:
-    """Train an :class:`AttributeClassifier` on real images (seeded init and shuffles)."""
-    from njscc.robustness.oracle import train_classifier
+                               epochs: int = 3, seed: int = 0, progress: Any = None,
+                               cache: str | Path | None = None,
+                               data_id: Any = None) -> AttributeClassifier:
+    """Train an :class:`AttributeClassifier` on real images (seeded init and shuffles); with
+    ``cache`` (a safetensors path) load it from there when it was trained with the same
+    shape, sizes, epochs, seed and ``data_id`` (any JSON value naming the training data),
+    else train and save it."""
+    from njscc.robustness.oracle import cached_module, train_classifier
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        clf = AttributeClassifier(tuple(images.shape[1:]), sizes)  # type: ignore[arg-type]
+    shape = tuple(int(s) for s in images.shape[1:])
+    meta = {"data_shape": list(shape), "sizes": [int(k) for k in sizes], "epochs": int(epochs),
+            "seed": int(seed), "n_train": int(images.shape[0]), "data": data_id}
 
-    def loss(logits: Tensor, y: Tensor) -> Tensor:
-        return sum(nn.functional.cross_entropy(t, y[:, j])
-                   for j, t in enumerate(clf.heads(logits)))  # type: ignore[return-value]
+    def build() -> AttributeClassifier:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return AttributeClassifier(shape, sizes)  # type: ignore[arg-type]
 
-    train_classifier(clf, images, attributes, epochs=epochs, loss=loss,
-                     generator=torch.Generator().manual_seed(seed + 1), progress=progress)
-    return clf.eval()
+    def train(clf: nn.Module) -> None:
+        def loss(logits: Tensor, y: Tensor) -> Tensor:
+            return sum(nn.functional.cross_entropy(t, y[:, j])
+                       for j, t in enumerate(clf.heads(logits)))  # type: ignore[operator]
+
+        train_classifier(clf, images, attributes, epochs=epochs, loss=loss,
+                         generator=torch.Generator().manual_seed(seed + 1), progress=progress)
+
+    return cached_module(cache, meta, build, train)  # type: ignore[return-value]
 
 
 @torch.no_grad()

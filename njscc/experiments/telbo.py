@@ -12,7 +12,9 @@ once with each single attribute left out — and reports (:mod:`njscc.evaluation
 * on the ``comp`` split the test combinations are never seen in training: its correctness is
   the **compositionality** column.
 
-Result ``telbo.json``; plot ``telbo.png`` and a gallery ``telbo_gallery.png``.
+The MNIST-A draw and the judge depend on ``data_seed`` only (the judge is cached in
+``judge_dir``), so σ over ``--seeds`` measures the codecs' training, on one dataset and one
+judge. Result ``telbo.json``; plot ``telbo.png`` and a gallery ``telbo_gallery.png``.
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ class TELBOStudy(Study):
     data_dir: str | None = None
     split_types: Sequence[str] = ("iid", "comp")
     objectives: Sequence[str] = OBJECTIVES
-    canvas: int = 32
+    canvas: int = 48
     replication: int = 1
     n_source: int | None = None
+    data_seed: int = 0
     m: int = 10
     hidden: Sequence[int] = (512, 512)
     alpha_y: float = 50.0
@@ -70,7 +73,8 @@ class TELBOStudy(Study):
     epochs: int = 10
     batch_size: int = 100
     lr: float = 1e-3
-    classifier_epochs: int = 5
+    classifier_epochs: int = 8
+    judge_dir: str | None = "runs/telbo_judges"
     n_samples: int = 10
     max_queries: int | None = None
     runs_dir: str = "runs/telbo"
@@ -99,7 +103,7 @@ class TELBOStudy(Study):
             check_positive_int(getattr(self, name), name)
         sizes = tuple(len(v) for v in ATTRIBUTES.values())
         opts = {"canvas": self.canvas, "replication": self.replication,
-                "n_source": self.n_source, "seed": self.seed}
+                "n_source": self.n_source, "seed": self.data_seed}
         rows, gallery = [], []
         for split_type in self.split_types:
             data = {s: load_dataset("mnist_a", s, self.data_dir, split_type=split_type, **opts)
@@ -109,8 +113,13 @@ class TELBOStudy(Study):
                 log(f"MNIST-A {split_type}, {self.canvas}×{self.canvas}: {len(tr)} train / "
                     f"{len(te)} test images")
             t0 = time.perf_counter()
+            cache = (Path(self.judge_dir) / f"judge_{split_type}_c{self.canvas}_"
+                     f"d{self.data_seed}.safetensors" if self.judge_dir else None)
             judge = train_attribute_classifier(tr.images, tr.extra["attributes"], sizes,
-                                               epochs=self.classifier_epochs, seed=self.seed)
+                                               epochs=self.classifier_epochs,
+                                               seed=self.data_seed, cache=cache,
+                                               data_id={"split_type": split_type, **opts},
+                                               progress=log)
             acc = (judge.predict(te.images) == te.extra["attributes"]).double().mean(0)
             if log:
                 read = ", ".join(f"{n} {100 * float(a):.1f}%"

@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from njscc.codec import LatentCodec, decoder_input
 from njscc.robustness.latents import differentiable_code
 
-__all__ = ["MnistOracle", "accuracy", "latent_classifier", "noiseless_codes", "oracle",
-           "train_classifier"]
+__all__ = ["MnistOracle", "accuracy", "cached_module", "latent_classifier", "noiseless_codes",
+           "oracle", "train_classifier"]
 
 
 class MnistOracle(nn.Module):
@@ -86,34 +86,49 @@ def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor, batch_size: int =
     return hits / max(inputs.shape[0], 1)
 
 
-def oracle(images: Tensor, labels: Tensor, *, cache: str | Path | None = None, epochs: int = 2,
-           seed: int = 0, progress: Callable[[str], None] | None = None) -> MnistOracle:
-    """The oracle CNN trained on ``images``/``labels`` — loaded from ``cache`` if it holds one
-    for the same data shape, epochs and seed, else trained (seeded) and saved there."""
+def cached_module(cache: str | Path | None, meta: dict, build: Callable[[], nn.Module],
+                  train: Callable[[nn.Module], object]) -> nn.Module:
+    """``build()`` loaded from the safetensors file ``cache`` when its side file
+    ``<cache>.meta`` equals ``meta``; else ``build()`` then ``train(net)``, saved there
+    (atomically). Returns the module in eval mode."""
     from safetensors.torch import load_file
     from safetensors.torch import save as save_bytes
 
     from njscc.io.results import atomic_write_bytes
 
-    shape = tuple(int(s) for s in images.shape[1:])
-    meta = {"data_shape": list(shape), "epochs": int(epochs), "seed": int(seed),
-            "n_train": int(images.shape[0])}
     if cache is not None and Path(cache).is_file():
         side = Path(str(cache) + ".meta")
         if side.is_file() and json.loads(side.read_text()) == meta:
-            net = MnistOracle(shape)  # type: ignore[arg-type]
+            net = build()
             net.load_state_dict(load_file(str(cache)))
             return net.eval()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = MnistOracle(shape)  # type: ignore[arg-type]
-    train_classifier(net, images, labels, epochs=epochs,
-                     generator=torch.Generator().manual_seed(seed + 1), progress=progress)
+    net = build()
+    train(net)
     if cache is not None:
         atomic_write_bytes(cache, save_bytes({k: v.contiguous() for k, v in
                                               net.state_dict().items()}))
         atomic_write_bytes(str(cache) + ".meta", json.dumps(meta).encode())
     return net.eval()
+
+
+def oracle(images: Tensor, labels: Tensor, *, cache: str | Path | None = None, epochs: int = 2,
+           seed: int = 0, progress: Callable[[str], None] | None = None) -> MnistOracle:
+    """The oracle CNN trained on ``images``/``labels`` — loaded from ``cache`` if it holds one
+    for the same data shape, epochs and seed, else trained (seeded) and saved there."""
+    shape = tuple(int(s) for s in images.shape[1:])
+    meta = {"data_shape": list(shape), "epochs": int(epochs), "seed": int(seed),
+            "n_train": int(images.shape[0])}
+
+    def build() -> MnistOracle:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return MnistOracle(shape)  # type: ignore[arg-type]
+
+    def train(net: nn.Module) -> None:
+        train_classifier(net, images, labels, epochs=epochs,
+                         generator=torch.Generator().manual_seed(seed + 1), progress=progress)
+
+    return cached_module(cache, meta, build, train)  # type: ignore[return-value]
 
 
 @torch.no_grad()

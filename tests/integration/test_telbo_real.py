@@ -16,7 +16,8 @@ def test_telbo_study_runs_from_the_cli(data_dir, tmp_path):
     sets = ["--set", "n_source=1500", "--set", "epochs=1", "--set", "classifier_epochs=1",
             "--set", "n_samples=3", "--set", "max_queries=40", "--set", "hidden=[32]",
             "--set", 'objectives=["telbo","bivcca"]', "--set", f'data_dir="{data_dir}"',
-            "--set", f'runs_dir="{tmp_path / "runs"}"']
+            "--set", "canvas=32", "--set", f'runs_dir="{tmp_path / "runs"}"',
+            "--set", f'judge_dir="{tmp_path / "judges"}"']
     assert main(["experiment", "telbo", *sets, "--threads", "1", "--quiet",
                  "--out", str(out)]) == 0
     r = json.loads((out / "telbo.json").read_text())
@@ -29,3 +30,5 @@ def test_telbo_study_runs_from_the_cli(data_dir, tmp_path):
         assert 0 < x["chance_3"] < x["chance_4"] + 0.2 and x["queries_3"] > 0
         assert x["judge_accuracy"]["location"] > 0.5  # the judge reads the easy attribute
     assert (out / "telbo.png").is_file() and (out / "telbo_gallery.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "judges").glob("*.safetensors")) == [
+        "judge_comp_c32_d0.safetensors", "judge_iid_c32_d0.safetensors"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -104,3 +105,18 @@ def test_imagine_shapes_and_determinism():
     b = imagine(m, q, mask, 5, torch.Generator().manual_seed(7))
     assert a.shape == (3, 5, 1, 32, 32) and torch.equal(a, b)
     assert set(a.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_attribute_classifier_cache_reloads_and_retrains_on_change(tmp_path):
+    g = torch.Generator().manual_seed(3)
+    x = torch.bernoulli(torch.full((64, 1, 32, 32), 0.2), generator=g)
+    y = torch.stack([torch.randint(0, k, (64,), generator=g) for k in SIZES], -1)
+    cache = tmp_path / "judge.safetensors"
+    a = train_attribute_classifier(x, y, SIZES, epochs=1, cache=cache, data_id="a")
+    b = train_attribute_classifier(x, y, SIZES, epochs=1, cache=cache, data_id="a")
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k])
+    # a different training set (named by data_id) or seed is not served from the cache
+    c = train_attribute_classifier(x, y, SIZES, epochs=1, cache=cache, data_id="b", seed=1)
+    assert not torch.equal(c.state_dict()["body.net.0.weight"], a.state_dict()["body.net.0.weight"])
+    assert json.loads((tmp_path / "judge.safetensors.meta").read_text())["data"] == "b"
