@@ -138,15 +138,17 @@ def train_attribute_classifier(images: Tensor, attributes: Tensor, sizes: Sequen
 
 @torch.no_grad()
 def imagine(codec: Any, query: Tensor, mask: Tensor, n_samples: int = 10,
-            generator: torch.Generator | None = None) -> Tensor:
-    """S images per query: z ~ q(z | y_present) (product of experts), x ~ p(x | z)
-    (Bernoulli samples) → ``[Q, S, C, H, W]``."""
+            generator: torch.Generator | None = None, *, sample: bool = True) -> Tensor:
+    """S images per query: z ~ q(z | y_present) (product of experts), then x ~ p(x | z)
+    (Bernoulli samples: what the judge reads, as in the reference evaluation) or, with
+    ``sample=False``, the mean of p(x | z) (what the reference shows) → ``[Q, S, C, H, W]``."""
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     h = codec.encode_attributes(query, mask)
     z = codec.sample_latent(h, n_samples, generator)  # [S, Q, d]
-    probs = codec.reconstruct(codec.decode(z))  # [S, Q, C, H, W]
-    x = torch.bernoulli(probs, generator=generator)
+    x = codec.reconstruct(codec.decode(z))  # [S, Q, C, H, W] Bernoulli means
+    if sample:
+        x = torch.bernoulli(x, generator=generator)
     return x.transpose(0, 1).contiguous()
 
 

@@ -54,6 +54,9 @@ class Study:
     seed: int
     #: short description for listings (defaults to the first docstring line)
     title: ClassVar[str] = ""
+    #: result stems that illustrate one run (image galleries): with several seeds they are
+    #: kept from the first seed, not averaged (each seed's own stays in ``out/seed_<s>/``)
+    illustrations: ClassVar[tuple[str, ...]] = ()
 
     def run(self, out: Path, log: Log = None) -> dict[str, dict[str, Any]]:
         raise NotImplementedError
@@ -178,7 +181,10 @@ def execute(study: Study, *, out: str | os.PathLike[str], seeds: Sequence[int] |
             res = study.for_seed(s).run(d, log)
             files += [write_result(d / f"{stem}.json", r) for stem, r in res.items()]
             runs.append(res)
-        results = {stem: aggregate_seeds([r[stem] for r in runs], seeds) for stem in runs[0]}
+        results = {stem: (dict(runs[0][stem], seeds=[int(seeds[0])])
+                          if stem in study.illustrations
+                          else aggregate_seeds([r[stem] for r in runs], seeds))
+                   for stem in runs[0]}
     files += [write_result(out / f"{stem}.json", r) for stem, r in results.items()]
     if plot:
         files += type(study).plot(results, out)

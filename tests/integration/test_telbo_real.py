@@ -30,5 +30,9 @@ def test_telbo_study_runs_from_the_cli(data_dir, tmp_path):
         assert 0 < x["chance_3"] < x["chance_4"] + 0.2 and x["queries_3"] > 0
         assert x["judge_accuracy"]["location"] > 0.5  # the judge reads the easy attribute
     assert (out / "telbo.png").is_file() and (out / "telbo_gallery.png").is_file()
+    gal = json.loads((out / "telbo_gallery.json").read_text())["metrics"]["rows"]
+    assert {g["images_are"] for g in gal} == {"means of p(x | z)"}
+    assert all(len(g["images"]) == 4 * len(g["query"]) for g in gal)
+    assert len({q[0] for q in gal[0]["query"]}) > 1   # queries spread over the digits
     assert sorted(p.name for p in (tmp_path / "judges").glob("*.safetensors")) == [
         "judge_comp_c32_d0.safetensors", "judge_iid_c32_d0.safetensors"]

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -65,6 +66,37 @@ def test_seeds_give_mean_and_sample_std_and_per_seed_files(tmp_path: Path) -> No
     assert r["metrics"]["runs"] == ["runs/toy/seed_0", "runs/toy/seed_1", "runs/toy/seed_2"]
     assert Toy.summary(results) == "2.00 ± 1.00"
     assert (tmp_path / "toy.txt").read_text() == "2.0"
+
+
+@dataclasses.dataclass
+class ToyWithGallery(Toy):
+    """Toy plus an image gallery, which illustrates one seed and is not averaged."""
+
+    illustrations: ClassVar[tuple[str, ...]] = ("gallery",)
+
+    def run(self, out: Path, log=None):  # noqa: ANN001, ANN201
+        import torch
+
+        from njscc.experiments.robustness._plots import as_u8
+
+        img = torch.full((1, 4, 4), self.seed / 4.0)
+        return {**super().run(out, log),
+                "gallery": make_result("gallery", {"images": as_u8(img)})}
+
+
+def test_illustrations_are_kept_from_the_first_seed_not_averaged(tmp_path: Path) -> None:
+    from njscc.experiments.robustness._plots import u8_image
+
+    results, _ = execute(ToyWithGallery(), out=tmp_path, seeds=[1, 2, 3])
+    gal = results["gallery"]
+    assert gal["seeds"] == [1] and "metrics_std" not in gal
+    assert u8_image(gal["metrics"]["images"][0], 4) == pytest.approx(64 / 255, abs=1e-12)
+    assert results["toy"]["metrics"]["value"] == pytest.approx(3.0)   # still averaged
+    seed3 = json.loads((tmp_path / "seed_3" / "gallery.json").read_text())
+    assert u8_image(seed3["metrics"]["images"][0], 4).max() == pytest.approx(191 / 255)
+    with pytest.raises(ValueError, match="expected 5×5"):
+        u8_image(gal["metrics"]["images"][0], 5)
+    assert u8_image([[0, 255], [255, 0]], 2).tolist() == [[0.0, 1.0], [1.0, 0.0]]
 
 
 def test_one_seed_is_a_plain_run_with_that_seed(tmp_path: Path) -> None:

@@ -105,6 +105,13 @@ def test_imagine_shapes_and_determinism():
     b = imagine(m, q, mask, 5, torch.Generator().manual_seed(7))
     assert a.shape == (3, 5, 1, 32, 32) and torch.equal(a, b)
     assert set(a.unique().tolist()) <= {0.0, 1.0}
+    means = imagine(m, q, mask, 5, torch.Generator().manual_seed(7), sample=False)
+    assert means.shape == a.shape and 0 < means.min() and means.max() < 1  # sigmoid means
+    # the samples are Bernoulli draws from those means: ≈ equal on average (±5σ)
+    many = imagine(m, q, mask, 200, torch.Generator().manual_seed(8)).mean(1)
+    mean_of_means = imagine(m, q, mask, 200, torch.Generator().manual_seed(8),
+                            sample=False).mean(1)
+    assert (many - mean_of_means).abs().mean() < 5 * 0.5 / 200 ** 0.5
 
 
 def test_attribute_classifier_cache_reloads_and_retrains_on_change(tmp_path):

@@ -40,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     entry = EXPERIMENTS.entry(args.name)
     out = Path(args.out or f"runs/experiments/{entry.name}")
     if args.plots_only:
-        files = entry.factory.plot(load_results(out), out)
+        results = load_results(out)
+        files = entry.factory.plot(results, out)
+        table = entry.factory.summary(results)
+        if table:
+            print(table)
         print(f"redrew {len(files)} files in {out}/: {', '.join(p.name for p in files)}")
         return 0
     fields = parse_kv(args.fields, "--set")

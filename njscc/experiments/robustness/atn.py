@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -31,6 +31,8 @@ __all__ = ["ATNStudy", "plot_atn"]
 @dataclass
 class ATNStudy(Study):
     """Perturbation and autoencoder ATNs, one per target class, against an MNIST CNN."""
+
+    illustrations: ClassVar[tuple[str, ...]] = ("atn_gallery",)
 
     dataset: str = "mnist"
     data_dir: str | None = None

@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -40,6 +40,8 @@ ATTACKS = ("classifier", "reconstruction", "latent")
 @dataclass
 class AttackStudy(Study):
     """Kos et al. (2017) attacks on VAE and NECST codecs, judged by an oracle CNN."""
+
+    illustrations: ClassVar[tuple[str, ...]] = ("attacks_gallery",)
 
     runs_dir: str | None = "runs/conv"
     models: Sequence[str] = ()
