@@ -282,6 +282,7 @@ class LatentCodec(Configurable, nn.Module):
     * :attr:`latent` — a :class:`LatentSpec`;
     * :attr:`reconstructs` — ``decode`` gives the parameters of p(x | code);
     * :attr:`classifies` — ``decode`` gives class logits q(label | code);
+    * :attr:`conditions` — batch fields besides x the codec is conditioned on;
     * :attr:`variational` — the codec has a posterior density q(z|x), a prior p(z) and a
       reparameterised sampler (``sample_latent``, ``log_q``, ``log_prior``, ``rate``), which the
       rate–distortion objectives and the IWAE/GILBO estimators use;
@@ -296,6 +297,11 @@ class LatentCodec(Configurable, nn.Module):
     reconstructs: ClassVar[bool] = True
     classifies: ClassVar[bool] = False
     variational: ClassVar[bool] = False
+    #: batch fields besides ``x`` that a *conditional* codec reads (e.g. ``("sensitive",)``
+    #: for q(z | x, u) and p(x | z, u)): its encode / decode / forward / compress / decompress
+    #: take them as keyword arguments of the same name, and objectives that do not pass them
+    #: (:attr:`njscc.objectives.Objective.conditional`) refuse the model
+    conditions: ClassVar[tuple[str, ...]] = ()
 
     @property
     def latent(self) -> LatentSpec:

@@ -143,10 +143,12 @@ def check_int_tuple(value: object, name: str, *, length: int | None = None,
     return out
 
 
-def check_data_shape(value: object, name: str = "data_shape") -> tuple[int, int, int]:
-    """``(C, H, W)`` of one image: three positive ints whose product is at most
-    ``LIMITS["pixels"]`` (so a crafted config cannot make a model allocate terabytes)."""
-    shape = check_int_tuple(value, name, length=3)
+def check_data_shape(value: object, name: str = "data_shape", *, ndim: int = 3
+                     ) -> tuple[int, ...]:
+    """``(C, H, W)`` of one image (``ndim`` 3; ``(D,)`` features of a tabular example with
+    ``ndim`` 1): positive ints whose product is at most ``LIMITS["pixels"]`` (so a crafted
+    config cannot make a model allocate terabytes)."""
+    shape = check_int_tuple(value, name, length=ndim)
     if math.prod(shape) > LIMITS["pixels"]:
         raise ValueError(f"{name}: {list(shape)} has {math.prod(shape)} values, more than the "
                          f"limit {LIMITS['pixels']}")

@@ -18,9 +18,9 @@ from __future__ import annotations
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
-__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "JointVAE", "LipschitzVAE",
-           "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF", "SNRAdaptiveDeepJSCC",
-           "available", "get", "register"]
+__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "FairVAE", "JointVAE",
+           "LipschitzVAE", "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF",
+           "SNRAdaptiveDeepJSCC", "available", "get", "register"]
 
 #: the model registry (entry-point group ``njscc.models``)
 MODELS: Registry[LatentCodec] = Registry("model", "njscc.models", base=LatentCodec)
@@ -37,6 +37,7 @@ get = MODELS.get
 # Registered architectures (imported for their @register side effect).
 from njscc.models.classifier.mlp import MLPClassifier  # noqa: E402
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
+from njscc.models.fair.mlp import FairVAE  # noqa: E402
 from njscc.models.multimodal.joint import JointVAE  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402

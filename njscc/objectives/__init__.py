@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
+from njscc.objectives.fair import LMIFR, MIFR
 from njscc.objectives.gumbel import GumbelST
 from njscc.objectives.inference import BSVI, IWAE, SVI
 from njscc.objectives.jscc import JSCC
@@ -31,7 +32,8 @@ from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["BSVI", "ELBO", "IWAE", "JMVAE", "JSCC", "NVIL", "OBJECTIVES", "SVI", "TELBO",
+__all__ = ["BSVI", "ELBO", "IWAE", "JMVAE", "JSCC", "LMIFR", "MIFR", "NVIL", "OBJECTIVES",
+           "SVI", "TELBO",
            "VIB", "VIMCO", "BetaVAE", "BiVCCA", "ExplicitGNI", "GaussianNoiseInjection",
            "GumbelST", "Objective",
            "Reinforce", "ScoreFunctionObjective", "Support", "TherML", "available",
@@ -43,7 +45,8 @@ for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gumbel", GumbelST), ("elbo", ELBO), ("beta_vae", BetaVAE), ("vib", VIB),
                     ("therml", TherML), ("jscc", JSCC), ("gni", GaussianNoiseInjection),
                     ("gni_explicit", ExplicitGNI), ("iwae", IWAE), ("svi", SVI),
-                    ("bsvi", BSVI), ("telbo", TELBO), ("jmvae", JMVAE), ("bivcca", BiVCCA)):
+                    ("bsvi", BSVI), ("telbo", TELBO), ("jmvae", JMVAE), ("bivcca", BiVCCA),
+                    ("mifr", MIFR), ("lmifr", LMIFR)):
     OBJECTIVES.register(_name, _cls)
 
 

@@ -73,6 +73,15 @@ def frozen_call(codec: nn.Module, fn: Callable[..., Any], *args: Any) -> Any:
     return torch.func.functional_call(_Method(codec, fn), frozen, args)
 
 
+def _refuse_conditional(objective: Objective, codec: LatentCodec) -> Support | None:
+    """``Support.no`` if ``codec`` is conditioned on batch fields ``objective`` does not pass."""
+    cond = getattr(codec, "conditions", ())
+    if cond and not objective.conditional:
+        return Support.no(f"the model is conditioned on {', '.join(cond)} (a conditional "
+                          f"codec), which this objective does not pass")
+    return None
+
+
 class Objective(Configurable, nn.Module, ABC):
     """An estimator of the gradient of a bound, as a surrogate loss to minimise.
 
@@ -101,6 +110,23 @@ class Objective(Configurable, nn.Module, ABC):
     default_for: ClassVar[tuple[str, ...]] = ()
     #: whether the objective sends codes through the channel it is given
     uses_channel: ClassVar[bool] = True
+    #: whether the objective passes a conditional codec's :attr:`~njscc.codec.LatentCodec.
+    #: conditions` (batch fields such as ``sensitive``); if not, it refuses such codecs
+    conditional: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every ``supports`` first refuses conditional codecs the objective cannot feed, so
+        no subclass has to repeat that check."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("supports")
+        if own is not None and not getattr(own, "_checks_conditions", False):
+            def supports(self: Objective, codec: LatentCodec) -> Support:
+                refused = _refuse_conditional(self, codec)
+                return refused if refused is not None else own(self, codec)
+
+            supports.__doc__ = own.__doc__
+            supports._checks_conditions = True  # type: ignore[attr-defined]
+            cls.supports = supports  # type: ignore[method-assign]
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -114,7 +140,8 @@ class Objective(Configurable, nn.Module, ABC):
 
     def supports(self, codec: LatentCodec) -> Support:
         """Whether this objective can train ``codec`` (override; default: yes)."""
-        return Support.yes()
+        refused = _refuse_conditional(self, codec)
+        return refused if refused is not None else Support.yes()
 
     def check(self, codec: LatentCodec, fields: Any = None, channel: Any = None) -> None:
         """``ValueError`` naming objective and codec if ``codec`` is not supported, if

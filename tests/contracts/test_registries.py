@@ -38,12 +38,22 @@ def _batch(model: njscc.LatentCodec, n: int = 6) -> Batch:
     x = torch.rand(n, *model.data_shape, generator=g)
     if getattr(model, "likelihood", None) == "bernoulli":
         x = (x > 0.5).float()
-    labels = torch.randint(0, getattr(model, "n_classes", 10), (n,), generator=g)
+    # fair (u-conditioned) codecs are trained on binary tasks (income on Adult)
+    n_classes = getattr(model, "n_classes", 2 if model.conditions else 10)
+    labels = torch.randint(0, n_classes, (n,), generator=g)
     extra = {}
     if hasattr(model, "attribute_sizes"):  # joint image–attribute codecs read attributes
         extra["attributes"] = torch.stack(
             [torch.randint(0, k, (n,), generator=g) for k in model.attribute_sizes], 1)
-    return Batch(x, labels, extra=extra)
+    sensitive = None
+    if "sensitive" in model.conditions:  # conditional codecs read u from the batch
+        sensitive = torch.randint(0, model.n_groups, (n,), generator=g)
+    return Batch(x, labels, sensitive, extra=extra)
+
+
+def _conditions(model: njscc.LatentCodec, batch: Batch) -> dict:
+    """The keyword arguments a conditional codec's compress/decompress take."""
+    return {c: getattr(batch, c) for c in model.conditions}
 
 
 def _channel_for(model: njscc.LatentCodec, objective: objectives.Objective):
@@ -109,13 +119,15 @@ def test_every_objective_supports_some_registered_model(objective_name: str) -> 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_checkpoint_round_trip_gives_identical_outputs(name: str, tmp_path) -> None:
     model = _build(name).eval()
-    x = _batch(model).x
+    batch = _batch(model)
+    x = batch.x
     save_checkpoint(tmp_path / "ck", model)
     again = load_model(tmp_path / "ck")
     assert again.config == model.config
     for k, v in model.state_dict().items():
         assert torch.equal(v, again.state_dict()[k]), k
     kw = {"snr_db": 10.0} if getattr(model, "snr_adaptive", False) else {}  # (ADJSCC)
+    kw.update(_conditions(model, batch))
     with torch.no_grad():
         assert torch.equal(model.decompress(model.compress(x, **kw), **kw),
                            again.decompress(again.compress(x, **kw), **kw))

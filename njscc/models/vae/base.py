@@ -67,12 +67,14 @@ class GaussianLatentCodec(EncoderDecoderCodec):
 
     likelihoods: tuple[str, ...] = LIKELIHOODS
     variational = True
+    #: entries of ``data_shape``: 3 for images ``(C, H, W)``, 1 for tabular features ``(D,)``
+    data_ndim: int = 3
 
     def __init__(self, m: int, data_shape: Sequence[int], likelihood: str, prior: str,
                  n_components: int, stochastic: bool = True) -> None:
         super().__init__()
         self.m = check_positive_int(m, "m", max=LIMITS["latent_dims"])
-        self.data_shape = check_data_shape(data_shape)
+        self.data_shape = check_data_shape(data_shape, ndim=self.data_ndim)
         self.data_dim = math.prod(self.data_shape)
         self.likelihood = check_choice(likelihood, "likelihood", self.likelihoods)
         self._prior_name = PRIORS.canonical(prior)
