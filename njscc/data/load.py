@@ -417,9 +417,20 @@ def _load_mnist_a(split: str = "train", data_dir: str | os.PathLike[str] | None 
                               splits=SPLITS))
 def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
                 valid_size: int = 0, seed: int = 0, sensitive: str = "sex",
-                include_sensitive: bool = False) -> TabularDataset:
-    """UCI Adult: one-hot features, income label, a sensitive attribute."""
-    from njscc.data.adult import AdultEncoder, read_adult
+                include_sensitive: bool = False, encoding: str = "onehot") -> TabularDataset:
+    """UCI Adult: one-hot features, income label, a sensitive attribute.
+
+    ``encoding="onehot"``: standardised numericals + one-hot categoricals, every row;
+    ``"binary"``: the 102 binary features of the fair-representation reference code
+    (complete rows only, numericals thresholded at the training median, sex and income kept
+    out; :class:`~njscc.data.adult.BinaryAdultEncoder`).
+    """
+    from njscc.data.adult import AdultEncoder, BinaryAdultEncoder, read_adult
+
+    if encoding not in ("onehot", "binary"):
+        raise ValueError(f"adult: encoding must be 'onehot' or 'binary', got {encoding!r}")
+    if encoding == "binary" and (include_sensitive or sensitive != "sex"):
+        raise ValueError("adult: the binary encoding has u = sex and leaves it out of x")
 
     root = resolve_data_dir(data_dir)
     _check_split("adult", split, SPLITS)
@@ -427,6 +438,8 @@ def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = 
         raise ValueError(f"adult: sensitive must be 'sex' or 'race', got {sensitive!r}")
     train_path = _find(root, ("adult",), ("adult.data", "adult.data.gz"), "adult")
     train = read_adult(train_path)
+    if encoding == "binary":
+        train = train.take(np.flatnonzero(train.complete()))
     if split == "valid" and not valid_size:
         _with_holdout("adult", split, valid_size, seed, len(train))  # raises the usual message
     rows: dict[str, torch.Tensor] = {}
@@ -438,21 +451,28 @@ def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = 
     if split == "test":
         path = _find(root, ("adult",), ("adult.test", "adult.test.gz"), "adult")
         table = read_adult(path)
+        if encoding == "binary":
+            table = table.take(np.flatnonzero(table.complete()))
     else:
         path = train_path
         table = train.take(rows[split].numpy()) if rows else train
     exclude = () if include_sensitive else (sensitive,)
-    features = encoder.transform(table, exclude=exclude)
+    if encoding == "binary":
+        binary = BinaryAdultEncoder.fit(fit_table)
+        features, names = binary.transform(table), binary.feature_names()
+    else:
+        features, names = encoder.transform(table, exclude=exclude), encoder.feature_names(
+            exclude)
     attributes, values = {}, {}
     for col in ("sex", "race"):
         codes, vals = encoder.attribute(table, col)
         attributes[col] = torch.from_numpy(codes)
         values[col] = vals
-    meta: dict[str, Any] = {"files": [str(path)], "encoder": encoder}
+    meta: dict[str, Any] = {"files": [str(path)], "encoder": encoder, "encoding": encoding}
     if rows and split != "test":
         meta.update(indices=rows[split], valid_size=valid_size, seed=seed)
     return TabularDataset(torch.from_numpy(features), torch.from_numpy(table.labels),
-                          attributes[sensitive], feature_names=encoder.feature_names(exclude),
+                          attributes[sensitive], feature_names=names,
                           sensitive_name=sensitive, attributes=attributes,
                           attribute_values=values, name="adult", split=split, meta=meta)
 

@@ -101,6 +101,16 @@ def test_kodak_images_and_patches(data_dir):
         images["kodim01.png"][:64, :64]).permute(2, 0, 1).float())
 
 
+def test_adult_binary_encoding_is_the_reference_codes(data_dir):
+    """102 binary features, 30 162 / 15 060 complete rows (ermongroup/lag-fairness)."""
+    tr = load_dataset("adult", "train", data_dir, encoding="binary")
+    te = load_dataset("adult", "test", data_dir, encoding="binary")
+    assert (len(tr), len(te)) == (30162, 15060)
+    assert tr.features.shape[1] == te.features.shape[1] == 102
+    assert set(tr.features.unique().tolist()) == {0.0, 1.0}
+    assert not any(n.startswith("sex") for n in tr.feature_names)
+
+
 def test_adult_counts_and_label_rates(data_dir):
     tr = load_dataset("adult", "train", data_dir)
     te = load_dataset("adult", "test", data_dir)

@@ -138,3 +138,32 @@ def test_read_errors(tmp_path, bad, match):
     with pytest.raises(ValueError, match=match) as e:
         read_adult(p)
     assert "bad.data" in str(e.value)
+
+
+def test_binary_encoding_of_the_fair_representation_papers(adult_dir):
+    from njscc.data.adult import BinaryAdultEncoder
+
+    train = read_adult(adult_dir / "adult" / "adult.data")
+    complete = train.complete()
+    assert complete.tolist() == [True] * 9 + [False]          # the row with '?' goes
+    enc = BinaryAdultEncoder.fit(train)
+    assert enc.median["age"] == 39.0                           # median of the complete rows
+    assert "sex" not in enc.categories                         # two categories: u, not x
+    x = enc.transform(train.take(np.flatnonzero(complete)))
+    assert set(np.unique(x).tolist()) <= {0.0, 1.0}
+    names = enc.feature_names()
+    assert x.shape == (9, len(names)) and names[0] == "age>39"
+    age = train.numerical["age"][complete]
+    np.testing.assert_array_equal(x[:, 0], (age > 39).astype(np.float32))
+    for col, cats in enc.categories.items():                  # one-hot: one 1 per column
+        cols = [i for i, n in enumerate(names) if n.startswith(col + "=")]
+        assert len(cols) == len(cats) and (x[:, cols].sum(1) == 1).all()
+    with pytest.raises(ValueError, match="complete rows"):
+        enc.transform(train)
+    ds = load_dataset("adult", "train", adult_dir, encoding="binary")
+    assert len(ds) == 9 and ds.features.shape[1] == len(names)
+    assert ds.sensitive.tolist() == [0, 0, 0, 0, 1, 1, 0, 1, 0]  # sex (Female = 1), not in x
+    with pytest.raises(ValueError, match="not seen in training"):  # test-only categories
+        load_dataset("adult", "test", adult_dir, encoding="binary")
+    with pytest.raises(ValueError, match="encoding"):
+        load_dataset("adult", "train", adult_dir, encoding="ordinal")
