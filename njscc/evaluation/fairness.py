@@ -4,12 +4,13 @@ Estimators (Song, Kalluri, Grover, Zhao & Ermon, AISTATS 2019, "Learning control
 representations"; their evaluation protocol):
 
 * :func:`kde_expressiveness` — I(x; z | u) = E[log q(z | x, u) − log q(z | u)], the aggregate
-  posterior q(z | u) of each group replaced by a Gaussian kernel density estimate of that
-  group's samples (leave-one-out, so a sample does not score itself);
-* :func:`adversarial_mi` — I(z; u) (demographic parity), I(z; u | y) (equalised odds) and
-  I(z; u | y = 1) (equal opportunity) as E[log p_ψ(u | z[, y]) − log p(u[ | y])]: a
-  variational lower bound with p_ψ fitted by maximum likelihood (here a small MLP) on one
-  split and evaluated on another, p(u | y) the empirical frequencies of the fitting split;
+  posterior q(z | u) of each group replaced by a Gaussian kernel density estimate (scipy,
+  Silverman's bandwidth) of that group's samples from another split;
+* :func:`adversarial_mi` / :func:`fairness_information` — I(z; u) (demographic parity),
+  I(z; u | y) (equalised odds, the mean over y of the per-label bounds) and I(z; u | y = 1)
+  (equal opportunity) as E[log p_ψ(u | z) − log p(u)] within the examples concerned: a
+  variational lower bound with p_ψ fitted by maximum likelihood on one split and evaluated
+  on another, p(u) the frequencies of the fitting examples;
 * :func:`fairness_gaps` — the demographic-parity, equalised-odds and equal-opportunity gaps of
   binary predictions ŷ.
 
@@ -19,16 +20,16 @@ quantity is in nats.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from njscc.nn.mlp import mlp
 
-__all__ = ["adversarial_mi", "fairness_gaps", "fit_adversary", "gaussian_kde_log_density",
-           "kde_expressiveness", "scott_bandwidth"]
+__all__ = ["Adversary", "adversarial_mi", "fairness_gaps", "fairness_information",
+           "fit_adversary", "kde_expressiveness", "log_frequencies"]
 
 
 def _check_rows(name: str, t: Tensor, n: int, ndim: int) -> None:
@@ -37,140 +38,107 @@ def _check_rows(name: str, t: Tensor, n: int, ndim: int) -> None:
                          f"{getattr(t, 'shape', type(t).__name__)}")
 
 
-def scott_bandwidth(ref: Tensor) -> Tensor:
-    """Scott's rule per dimension, h_k = σ_k · M^(−1/(d+4)) for ``ref`` ``[M, d]`` → ``[d]``
-    (scipy's ``gaussian_kde`` default on a diagonal covariance)."""
-    m, d = ref.shape
-    sd = ref.std(0).clamp_min(1e-6) if m > 1 else torch.ones(d, dtype=ref.dtype)
-    return sd * m ** (-1.0 / (d + 4))
+def kde_expressiveness(z_fit: Tensor, u_fit: Tensor, z: Tensor, log_q: Tensor, u: Tensor,
+                       bandwidth: str | float = "silverman") -> float:
+    """I(x; z | u) ≈ mean of log q(z | x, u) − log KDE_u(z) over (``z``, ``log_q``, ``u``),
+    where KDE_u is scipy's Gaussian KDE (full covariance, ``bandwidth`` rule or factor) of
+    the group-u samples of ``z_fit`` — fitted on one split (training) and evaluated on
+    another (test), as the reference evaluation does. ``z_fit`` ``[M, d]``, ``u_fit``
+    ``[M]``, ``z`` ``[N, d]`` (one draw per example), ``log_q`` ``[N]``, ``u`` ``[N]``."""
+    from scipy.stats import gaussian_kde
 
-
-def gaussian_kde_log_density(query: Tensor, ref: Tensor, bandwidth: Tensor | float | None = None,
-                             *, leave_one_out: bool = False, chunk: int = 2048) -> Tensor:
-    """log of the Gaussian KDE (1/M) Σ_j N(query; ref_j, diag h²) → ``[N]``.
-
-    ``query`` ``[N, d]``, ``ref`` ``[M, d]``; ``bandwidth`` h ``[d]`` or a scalar (default:
-    :func:`scott_bandwidth`). ``leave_one_out`` (query is ref, N = M) drops each point's own
-    kernel and divides by M − 1.
-    """
-    if query.dim() != 2 or ref.dim() != 2 or query.shape[1] != ref.shape[1]:
-        raise ValueError(f"query [N, d] and ref [M, d] with the same d expected, got "
-                         f"{list(query.shape)} and {list(ref.shape)}")
-    m, d = ref.shape
-    if leave_one_out and (query.shape[0] != m or m < 2):
-        raise ValueError("leave_one_out needs query = ref with at least 2 points")
-    h = scott_bandwidth(ref) if bandwidth is None else torch.as_tensor(
-        bandwidth, dtype=ref.dtype).expand(d)
-    norm = -0.5 * d * math.log(2 * math.pi) - torch.log(h).sum()
-    out = []
-    for i in range(0, query.shape[0], chunk):
-        q = query[i:i + chunk]
-        sq = ((q.unsqueeze(1) - ref.unsqueeze(0)) / h).square().sum(-1)  # [n, M]
-        logk = -0.5 * sq
-        if leave_one_out:
-            rows = torch.arange(q.shape[0])
-            logk[rows, rows + i] = -math.inf
-        out.append(torch.logsumexp(logk, 1))
-    count = m - 1 if leave_one_out else m
-    return torch.cat(out) + norm - math.log(count)
-
-
-def kde_expressiveness(z: Tensor, log_q: Tensor, u: Tensor,
-                       bandwidth: Tensor | float | None = None) -> float:
-    """I(x; z | u) ≈ mean over samples of log q(z | x, u) − log KDE_u(z), where KDE_u is the
-    leave-one-out Gaussian KDE of the z of the same group (Scott's bandwidth per group unless
-    given). ``z`` ``[N, d]`` (one draw per example), ``log_q`` ``[N]``, ``u`` ``[N]``."""
     n = z.shape[0]
+    _check_rows("u_fit", u_fit, z_fit.shape[0], 1)
     _check_rows("log_q", log_q, n, 1)
     _check_rows("u", u, n, 1)
-    total = torch.zeros((), dtype=torch.float64)
-    for g in torch.unique(u):
+    total = 0.0
+    for g in torch.unique(u).tolist():
+        ref = z_fit[u_fit == g].double().numpy()
+        if ref.shape[0] <= ref.shape[1]:
+            raise ValueError(f"kde_expressiveness: group {g} has {ref.shape[0]} fitting "
+                             f"samples for {ref.shape[1]} dimensions")
+        kde = gaussian_kde(ref.T, bw_method=bandwidth)
         sel = u == g
-        if int(sel.sum()) < 2:
-            raise ValueError(f"kde_expressiveness: group {int(g)} has fewer than 2 samples")
-        zg = z[sel].double()
-        logk = gaussian_kde_log_density(zg, zg, bandwidth, leave_one_out=True)
-        total += (log_q[sel].double() - logk).sum()
-    return float(total / n)
+        total += float((log_q[sel].double()
+                        - torch.from_numpy(kde.logpdf(z[sel].double().numpy().T))).sum())
+    return total / n
 
 
-class _Adversary(nn.Module):
-    """p_ψ(u | z[, y]): an MLP on z (and one-hot y) → logits over the groups."""
+class Adversary(nn.Module):
+    """p_ψ(u | z): an MLP on z → logits over the groups ``[N, G]`` (the reference's: one
+    hidden layer of 50 softplus units)."""
 
-    def __init__(self, d: int, n_groups: int, n_labels: int, hidden: Sequence[int]) -> None:
+    def __init__(self, d: int, n_groups: int = 2, hidden: Sequence[int] = (50,)) -> None:
         super().__init__()
-        self.n_labels = n_labels
-        self.net = nn.Sequential(*mlp((d + n_labels, *hidden, n_groups), "relu"))
+        self.net = nn.Sequential(*mlp((d, *hidden, n_groups), "softplus"))
 
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        if self.n_labels:
-            z = torch.cat([z, nn.functional.one_hot(y, self.n_labels).to(z.dtype)], -1)
+    def forward(self, z: Tensor) -> Tensor:
         return self.net(z)
 
 
-def fit_adversary(z: Tensor, u: Tensor, y: Tensor | None = None, *, n_groups: int = 2,
-                  n_labels: int = 2, hidden: Sequence[int] = (50,), epochs: int = 50,
-                  batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> nn.Module:
-    """Fit p_ψ(u | z) (``y`` None) or p_ψ(u | z, y) by maximum likelihood (Adam) → the
-    adversary module (``adv(z[, y])`` gives logits ``[N, n_groups]``)."""
+def log_frequencies(u: Tensor, n_groups: int) -> Tensor:
+    """log of the empirical p(u) ``[G]`` (a group never seen gets half a count)."""
+    counts = torch.bincount(u, minlength=n_groups).to(torch.float64)
+    return torch.log(counts.clamp_min(0.5) / counts.sum().clamp_min(1.0))
+
+
+def fit_adversary(z: Tensor, u: Tensor, *, n_groups: int = 2, hidden: Sequence[int] = (50,),
+                  epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, seed: int = 0
+                  ) -> Adversary:
+    """Fit p_ψ(u | z) by maximum likelihood (Adam, seeded) on ``z`` ``[N, d]``, ``u``
+    ``[N]`` → the adversary (eval mode)."""
     n, d = z.shape
     _check_rows("u", u, n, 1)
-    if y is not None:
-        _check_rows("y", y, n, 1)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    adv = _Adversary(d, n_groups, n_labels if y is not None else 0, hidden)
+    adv = Adversary(d, n_groups, hidden)
     opt = torch.optim.Adam(adv.parameters(), lr=lr)
     z = z.detach().float()
     for _ in range(epochs):
         order = torch.randperm(n, generator=g)
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
-            logits = adv(z[idx], None if y is None else y[idx])
-            loss = nn.functional.cross_entropy(logits, u[idx])
+            loss = nn.functional.cross_entropy(adv(z[idx]), u[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
     return adv.eval()
 
 
-def _log_freq(u: Tensor, n_groups: int) -> Tensor:
-    counts = torch.bincount(u, minlength=n_groups).double()
-    return torch.log(counts.clamp_min(0.5) / counts.sum())
-
-
 @torch.no_grad()
-def adversarial_mi(adversary: nn.Module, z: Tensor, u: Tensor, y: Tensor | None = None, *,
-                   prior_u: Tensor | None = None, prior_u_given_y: Tensor | None = None,
-                   only_label: int | None = None) -> float:
-    """E[log p_ψ(u | z[, y]) − log p(u[ | y])] on (z, u, y) in nats (a lower bound on the
-    mutual information when ψ is fitted on other data).
-
-    ``prior_u`` ``[G]`` / ``prior_u_given_y`` ``[L, G]``: log frequencies of the fitting split
-    (default: of these data). ``only_label``: average over the examples with ``y == only_label``
-    only (I(z; u | y = 1), equal opportunity).
-    """
+def adversarial_mi(adversary: nn.Module, z: Tensor, u: Tensor, *,
+                   log_prior: Tensor | None = None) -> float:
+    """E[log p_ψ(u | z) − log p(u)] on (``z`` ``[N, d]``, ``u`` ``[N]``) in nats — a lower
+    bound on I(z; u) when ψ was fitted on other data. ``log_prior`` ``[G]``: log p(u) of the
+    fitting split (default: these data's frequencies)."""
     n = z.shape[0]
     _check_rows("u", u, n, 1)
-    logits = adversary(z.float(), y) if y is not None else adversary(z.float())
-    n_groups = logits.shape[-1]
-    log_p = torch.log_softmax(logits.double(), -1).gather(1, u[:, None]).squeeze(1)
-    if y is None:
-        prior = _log_freq(u, n_groups) if prior_u is None else prior_u.double()
-        base = prior[u]
-    else:
-        _check_rows("y", y, n, 1)
-        if prior_u_given_y is None:
-            n_labels = int(y.max()) + 1
-            prior_u_given_y = torch.stack([_log_freq(u[y == k], n_groups)
-                                           for k in range(n_labels)])
-        base = prior_u_given_y.double()[y, u]
-    diff = log_p - base
-    if only_label is not None:
-        if y is None:
-            raise ValueError("only_label needs y")
-        diff = diff[y == only_label]
-    return float(diff.mean())
+    logits = adversary(z.float()).double()
+    prior = log_frequencies(u, logits.shape[-1]) if log_prior is None else log_prior.double()
+    log_p = torch.log_softmax(logits, -1).gather(1, u[:, None]).squeeze(1)
+    return float((log_p - prior[u]).mean())
+
+
+def fairness_information(z_fit: Tensor, u_fit: Tensor, y_fit: Tensor, z: Tensor, u: Tensor,
+                         y: Tensor, **fit: Any) -> dict[str, float]:
+    """The three adversarial bounds with fresh adversaries fitted on (``z_fit``, ``u_fit``,
+    ``y_fit``) and evaluated on (``z``, ``u``, ``y``): ``dp`` = I(z; u), ``eopp`` =
+    I(z; u | y = 1) (an adversary on the y = 1 examples), ``eo`` = I(z; u | y) as the mean
+    over y ∈ {0, 1} of the per-label bounds (the reference's form). ``fit``: keyword
+    arguments of :func:`fit_adversary`."""
+    _check_rows("y_fit", y_fit, z_fit.shape[0], 1)
+    _check_rows("y", y, z.shape[0], 1)
+    groups = int(max(int(u_fit.max()), int(u.max()))) + 1
+    out: dict[str, float] = {}
+    for name, keep_fit, keep in (("dp", None, None), ("y0", y_fit == 0, y == 0),
+                                 ("y1", y_fit == 1, y == 1)):
+        zf, uf = (z_fit, u_fit) if keep_fit is None else (z_fit[keep_fit], u_fit[keep_fit])
+        ze, ue = (z, u) if keep is None else (z[keep], u[keep])
+        if not len(uf) or not len(ue):
+            raise ValueError(f"fairness_information: no examples for {name}")
+        adv = fit_adversary(zf, uf, n_groups=groups, **fit)
+        out[name] = adversarial_mi(adv, ze, ue, log_prior=log_frequencies(uf, groups))
+    return {"dp": out["dp"], "eo": 0.5 * (out["y0"] + out["y1"]), "eopp": out["y1"]}
 
 
 def fairness_gaps(pred: Tensor, u: Tensor, y: Tensor) -> dict[str, float]:

@@ -23,7 +23,12 @@ checkpointed with it) and are logged every step (``lambda_kl``, ``lambda_dp``, �
 The adversaries are this objective's parameters (one Adam, trained with the codec): their
 cross-entropy sees z detached, and the codec's constraint terms see the adversaries frozen
 (:func:`~njscc.objectives.base.frozen_call`), so one backward pass trains both sides of the
-min-max game. The ``p(u)`` / ``p(u | y)`` of the bounds are the batch's frequencies.
+min-max game. As in the reference, I(z; u | y) is the mean over y ∈ {0, 1} of the bounds of
+two adversaries fitted on the examples of each label, and I(z; u | y = 1) reuses the second.
+Differences from the reference, both in the estimator's favour of correctness: each label's
+adversary is fitted on that label's examples only (the reference fits them on every
+example), and the bound subtracts log p(u | y) (the reference subtracts log p(u), which adds
+I(u; y) to its EO / EOpp estimates). p(·) are the batch's frequencies.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from torch import Tensor, nn
 
 from njscc.codec import LatentCodec, Support
 from njscc.data.batch import Batch
-from njscc.nn.mlp import mlp
+from njscc.evaluation.fairness import Adversary, log_frequencies
 from njscc.objectives.base import Objective, frozen_call, to_floats
 from njscc.validation import check_number
 
@@ -55,25 +60,6 @@ def dual_step(lam: Tensor, violation: Tensor, sq_avg: Tensor, lr: float, *,
     lam.add_(lr * violation / (sq_avg.sqrt() + eps)).clamp_(*bounds)
 
 
-class _Adversary(nn.Module):
-    """logits of p_ψ(u | z) or p_ψ(u | z, y) (one-hot y concatenated)."""
-
-    def __init__(self, d: int, n_groups: int, n_labels: int, hidden: Sequence[int]) -> None:
-        super().__init__()
-        self.n_labels = n_labels
-        self.net = nn.Sequential(*mlp((d + n_labels, *hidden, n_groups), "relu"))
-
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        if self.n_labels:
-            z = torch.cat([z, nn.functional.one_hot(y, self.n_labels).to(z.dtype)], -1)
-        return self.net(z)
-
-
-def _log_freq(u: Tensor, n: int) -> Tensor:
-    counts = torch.bincount(u, minlength=n).to(torch.float32)
-    return torch.log(counts.clamp_min(0.5) / counts.sum().clamp_min(1.0))
-
-
 class MIFR(Objective):
     """MIFR / L-MIFR (see the module docstring). ``objective-arg``s:
 
@@ -86,7 +72,6 @@ class MIFR(Objective):
         dual_lr: the multipliers' RMSProp step size (reference: 1e-4 per step).
         bounds: the multipliers' clipping range.
         adversary_hidden: hidden widths of the adversaries.
-        n_labels: values of y (binary income on Adult: 2).
     """
 
     conditional: ClassVar[bool] = True
@@ -95,7 +80,7 @@ class MIFR(Objective):
                  multipliers: Mapping[str, float] | None = None,
                  learn_multipliers: bool = False, dual_lr: float = 1e-4,
                  bounds: Sequence[float] = (0.01, 100.0),
-                 adversary_hidden: Sequence[int] = (50,), n_labels: int = 2) -> None:
+                 adversary_hidden: Sequence[int] = (50,)) -> None:
         super().__init__()
         budgets = dict(budgets if budgets is not None else
                        {"kl": 10.0, "dp": 0.1, "eo": 0.1, "eopp": 0.1})
@@ -116,7 +101,6 @@ class MIFR(Objective):
         self.learn = bool(learn_multipliers)
         self.dual_lr = check_number(dual_lr, "dual_lr", min=0)
         self.hidden = tuple(int(h) for h in adversary_hidden)
-        self.n_labels = int(n_labels)
         self.register_buffer("budget", torch.tensor([float(budgets[c]) for c in self.active]))
         init = [check_number(mults.get(c, 1.0), f"multipliers[{c}]", min=0)
                 for c in self.active]
@@ -138,15 +122,17 @@ class MIFR(Objective):
         return Support.yes()
 
     def prepare(self, codec: LatentCodec) -> None:
-        """Build the adversaries for the active fairness constraints (seeded by the caller)."""
+        """Build the adversaries the active constraints need (seeded by the caller): ``dp``
+        on every example, ``y0`` / ``y1`` on the examples with that label (EO uses both,
+        EOpp ``y1``, as in the reference)."""
         if len(self.adversaries):
             return
-        g, d = int(codec.n_groups), int(codec.m)  # type: ignore[attr-defined]
-        self.n_groups = g
-        for c in ("dp", "eo", "eopp"):
-            if c in self.active:
-                self.adversaries[c] = _Adversary(d, g, self.n_labels if c == "eo" else 0,
-                                                 self.hidden)
+        self.n_groups = int(codec.n_groups)  # type: ignore[attr-defined]
+        names = (["dp"] if "dp" in self.active else []) + (
+            ["y0"] if "eo" in self.active else []) + (
+            ["y1"] if {"eo", "eopp"} & set(self.active) else [])
+        for name in names:
+            self.adversaries[name] = Adversary(int(codec.m), self.n_groups, self.hidden)
 
     def multipliers(self) -> dict[str, float]:
         """The current λ per active constraint."""
@@ -155,34 +141,33 @@ class MIFR(Objective):
     def _adversary_terms(self, z: Tensor, u: Tensor, y: Tensor | None
                          ) -> tuple[dict[str, Tensor], Tensor]:
         """(constraint estimates for the codec, the adversaries' own cross-entropy)."""
-        values, fit = {}, z.new_zeros(())
-        n_groups = self.n_groups
-        for c, adv in self.adversaries.items():
-            zc, uc, yc = z, u, y if c == "eo" else None
-            if c == "eopp":
-                keep = y == 1
-                if not bool(keep.any()):
-                    values[c] = z.new_zeros(())
-                    continue
-                zc, uc = z[keep], u[keep]
-            fit = fit + nn.functional.cross_entropy(adv(zc.detach(), yc), uc)
-            log_p = torch.log_softmax(frozen_call(adv, type(adv).forward, zc, yc), -1)
-            log_p = log_p.gather(1, uc[:, None]).squeeze(1)
-            if c == "eo":
-                prior = torch.stack([_log_freq(u[y == k], n_groups)
-                                     for k in range(self.n_labels)])[y, u]
-            else:
-                prior = _log_freq(uc, n_groups)[uc]
-            values[c] = (log_p - prior).mean()
+        bounds, fit = {}, z.new_zeros(())
+        for name, adv in self.adversaries.items():
+            keep = None if name == "dp" else (y == int(name[1]))
+            zc, uc = (z, u) if keep is None else (z[keep], u[keep])
+            if not len(uc):
+                bounds[name] = z.new_zeros(())
+                continue
+            fit = fit + nn.functional.cross_entropy(adv(zc.detach()), uc)
+            log_p = torch.log_softmax(frozen_call(adv, type(adv).forward, zc), -1)
+            prior = log_frequencies(uc, self.n_groups).to(z.dtype)
+            bounds[name] = (log_p.gather(1, uc[:, None]).squeeze(1) - prior[uc]).mean()
+        values = {}
+        if "dp" in bounds:
+            values["dp"] = bounds["dp"]
+        if "y0" in bounds:
+            values["eo"] = 0.5 * (bounds["y0"] + bounds["y1"])
+        if "y1" in bounds:
+            values["eopp"] = bounds["y1"]
         return values, fit
 
     def loss(self, codec: Any, batch: Batch, channel: Any,
              generator: torch.Generator | None) -> tuple[Tensor, dict[str, float]]:
         x, u = batch.x, batch.sensitive
         y = batch.labels if "labels" in batch.fields else None
-        if y is not None and len(y) and int(y.max()) >= self.n_labels:
-            raise ValueError(f"{self.name}: labels must be in 0…{self.n_labels - 1} "
-                             f"(n_labels={self.n_labels}), got {int(y.max())}")
+        if y is not None and len(y) and (int(y.max()) > 1 or int(y.min()) < 0):
+            raise ValueError(f"{self.name}: labels must be binary (0/1) for the EO / EOpp "
+                             f"constraints, got values up to {int(y.max())}")
         if set(self.active) - {"kl"} and not len(self.adversaries):
             raise RuntimeError("MIFR: call prepare(codec) before training (it builds the "
                                "adversaries)")
@@ -220,6 +205,6 @@ class LMIFR(MIFR):
                  multipliers: Mapping[str, float] | None = None,
                  learn_multipliers: bool = True, dual_lr: float = 1e-4,
                  bounds: Sequence[float] = (0.01, 100.0),
-                 adversary_hidden: Sequence[int] = (50,), n_labels: int = 2) -> None:
+                 adversary_hidden: Sequence[int] = (50,)) -> None:
         super().__init__(budgets, multipliers, learn_multipliers, dual_lr, bounds,
-                         adversary_hidden, n_labels)
+                         adversary_hidden)

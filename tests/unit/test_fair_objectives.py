@@ -81,6 +81,7 @@ def test_multipliers_are_checkpointed_state():
     state = obj.state_dict()
     assert {"lam", "budget", "sq_avg"} <= set(state)
     assert any(k.startswith("adversaries.dp") for k in state)
+    assert not any(k.startswith("adversaries.y") for k in state)  # no EO/EOpp: no label adversaries
 
 
 def test_bad_configuration_and_data_are_refused():
@@ -92,7 +93,7 @@ def test_bad_configuration_and_data_are_refused():
     obj = objectives.get("lmifr")
     obj.prepare(codec)
     b = _toy_batch(16)
-    with pytest.raises(ValueError, match="labels must be in"):
+    with pytest.raises(ValueError, match="labels must be binary"):
         obj(codec, Batch(b.x, b.labels + 2, b.sensitive), None)
     with pytest.raises(ValueError, match="needs field"):
         obj(codec, Batch(b.x, b.labels), None)
