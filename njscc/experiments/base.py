@@ -109,7 +109,8 @@ def _aggregate(values: Sequence[Any]) -> tuple[Any, Any]:
         if not nums:
             return None, None
         if all(v == nums[0] for v in nums):  # a setting shared by every seed: kept exactly
-            return nums[0], 0.0
+            kept = next(v for v in values if _is_num(v) and math.isfinite(float(v)))
+            return kept, 0.0  # (its type too: an int stays an int)
         m, s = mean_std(nums)
         return m, s
     if all(isinstance(v, Mapping) for v in values) and all(

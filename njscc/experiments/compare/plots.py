@@ -430,10 +430,12 @@ def plot_short(result: Any, out: str | os.PathLike[str]) -> Path:
             col = f"C{j % 10}"
             for kind, ls in (("ldpc", "-"), ("polar", "--")):
                 pts = s[kind]["tried"]
-                if pts:
-                    ax.plot([p["n"] for p in pts], [p["sse"] for p in pts], color=col, ls=ls,
-                            marker=".", ms=4, lw=1,
-                            label=f"m_s = {s['m']}" if kind == "ldpc" else None)
+                # over several seeds the lengths tried differ: one curve per seed
+                curves = pts if pts and isinstance(pts[0], list) else [pts]
+                for c, cur in enumerate(c for c in curves if c):
+                    ax.plot([p["n"] for p in cur], [p["sse"] for p in cur], color=col, ls=ls,
+                            marker=".", ms=4, lw=1, alpha=1.0 if len(curves) == 1 else 0.6,
+                            label=f"m_s = {s['m']}" if kind == "ldpc" and c == 0 else None)
             ach = s.get("achievability")
             if ach:
                 ax.plot([ach["bits"]], [ach.get("sse", s["sse_error_free"])], color=col,
