@@ -68,7 +68,7 @@ class MIFRStudy(Study):
     eps_kl: float = 10.0
     eps_fair: float = 0.1
     dual_lr: float = 1e-3
-    mifr_kl: Sequence[float] = (1.0, 2.0, 4.0)
+    mifr_kl: Sequence[float] = (0.25, 0.5, 1.0)
     mifr_fair: Sequence[float] = (1.0, 4.0, 16.0, 64.0)
     sweep: Sequence[float] = (0.02, 0.05, 0.2, 0.5)
     valid_size: int = 3000
