@@ -20,7 +20,7 @@ quantity is in nats.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from njscc.nn.mlp import mlp
 
-__all__ = ["Adversary", "adversarial_mi", "fairness_gaps", "fairness_information",
+__all__ = ["Adversary", "adversarial_mi", "combine_bounds", "fairness_gaps", "fairness_information",
            "fit_adversary", "kde_expressiveness", "log_frequencies"]
 
 
@@ -119,6 +119,20 @@ def adversarial_mi(adversary: nn.Module, z: Tensor, u: Tensor, *,
     return float((log_p - prior[u]).mean())
 
 
+def combine_bounds(bounds: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-adversary bounds (``dp`` on every example, ``y0`` / ``y1`` on each label's) →
+    the constraints: ``dp``; ``eo`` = the mean of ``y0`` and ``y1``; ``eopp`` = ``y1``
+    (those whose adversaries are present)."""
+    out: dict[str, Any] = {}
+    if "dp" in bounds:
+        out["dp"] = bounds["dp"]
+    if "y0" in bounds:
+        out["eo"] = 0.5 * (bounds["y0"] + bounds["y1"])
+    if "y1" in bounds:
+        out["eopp"] = bounds["y1"]
+    return out
+
+
 def fairness_information(z_fit: Tensor, u_fit: Tensor, y_fit: Tensor, z: Tensor, u: Tensor,
                          y: Tensor, **fit: Any) -> dict[str, float]:
     """The three adversarial bounds with fresh adversaries fitted on (``z_fit``, ``u_fit``,
@@ -138,7 +152,7 @@ def fairness_information(z_fit: Tensor, u_fit: Tensor, y_fit: Tensor, z: Tensor,
             raise ValueError(f"fairness_information: no examples for {name}")
         adv = fit_adversary(zf, uf, n_groups=groups, **fit)
         out[name] = adversarial_mi(adv, ze, ue, log_prior=log_frequencies(uf, groups))
-    return {"dp": out["dp"], "eo": 0.5 * (out["y0"] + out["y1"]), "eopp": out["y1"]}
+    return combine_bounds(out)
 
 
 def fairness_gaps(pred: Tensor, u: Tensor, y: Tensor) -> dict[str, float]:

@@ -123,7 +123,7 @@ class MIFRStudy(Study):
     def _adversary_bounds(self, objective: Any, enc: Mapping[str, torch.Tensor], ds: Any
                           ) -> dict[str, float]:
         """The training adversaries' bounds on a split (the reference's evaluation)."""
-        from njscc.evaluation.fairness import adversarial_mi
+        from njscc.evaluation.fairness import adversarial_mi, combine_bounds
 
         z, u, y = enc["z"], ds.sensitive, ds.labels
         b = {}
@@ -131,14 +131,7 @@ class MIFRStudy(Study):
             keep = None if name == "dp" else y == int(name[1])
             b[name] = adversarial_mi(adv, z if keep is None else z[keep],
                                      u if keep is None else u[keep])
-        out = {}
-        if "dp" in b:
-            out["dp"] = b["dp"]
-        if "y0" in b:
-            out["eo"] = 0.5 * (b["y0"] + b["y1"])
-        if "y1" in b:
-            out["eopp"] = b["y1"]
-        return out
+        return combine_bounds(b)
 
     def _measure(self, res: Mapping[str, Any], budgets: Mapping[str, float]) -> dict[str, Any]:
         import numpy as np

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from njscc.codec import LatentCodec, Support
 from njscc.data.batch import Batch
-from njscc.evaluation.fairness import Adversary, log_frequencies
+from njscc.evaluation.fairness import Adversary, combine_bounds, log_frequencies
 from njscc.objectives.base import Objective, frozen_call, to_floats
 from njscc.validation import check_number
 
@@ -152,14 +152,7 @@ class MIFR(Objective):
             log_p = torch.log_softmax(frozen_call(adv, type(adv).forward, zc), -1)
             prior = log_frequencies(uc, self.n_groups).to(z.dtype)
             bounds[name] = (log_p.gather(1, uc[:, None]).squeeze(1) - prior[uc]).mean()
-        values = {}
-        if "dp" in bounds:
-            values["dp"] = bounds["dp"]
-        if "y0" in bounds:
-            values["eo"] = 0.5 * (bounds["y0"] + bounds["y1"])
-        if "y1" in bounds:
-            values["eopp"] = bounds["y1"]
-        return values, fit
+        return combine_bounds(bounds), fit
 
     def loss(self, codec: Any, batch: Batch, channel: Any,
              generator: torch.Generator | None) -> tuple[Tensor, dict[str, float]]:
