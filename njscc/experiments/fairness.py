@@ -88,9 +88,6 @@ class MIFRStudy(Study):
         out["test"] = load_dataset("adult", "test", self.data_dir, encoding="binary")
         return out
 
-    def _data(self) -> dict[str, Any]:
-        return self._splits
-
     def _fit(self, name: str, objective: str, kwargs: Mapping[str, Any], log: Log) -> Any:
         from njscc.training.runs import fit_codec
 
@@ -99,7 +96,7 @@ class MIFRStudy(Study):
             log(f"  {name}: {objective} {dict(kwargs)} ({self.epochs} epochs) -> {run_dir}")
         model_kw = {"m": self.m, "data_shape": [102], "enc_hidden": list(self.hidden),
                     "dec_hidden": list(self.hidden)}
-        return fit_codec("fair_vae", model_kw, objective, dict(kwargs), self._data()["train"],
+        return fit_codec("fair_vae", model_kw, objective, dict(kwargs), self._splits["train"],
                          run_dir, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                          seed=self.seed, device=self.device,
                          run_info={"dataset": "adult", "experiment": "mifr"},
@@ -123,15 +120,8 @@ class MIFRStudy(Study):
     def _adversary_bounds(self, objective: Any, enc: Mapping[str, torch.Tensor], ds: Any
                           ) -> dict[str, float]:
         """The training adversaries' bounds on a split (the reference's evaluation)."""
-        from njscc.evaluation.fairness import adversarial_mi, combine_bounds
-
-        z, u, y = enc["z"], ds.sensitive, ds.labels
-        b = {}
-        for name, adv in objective.adversaries.items():
-            keep = None if name == "dp" else y == int(name[1])
-            b[name] = adversarial_mi(adv, z if keep is None else z[keep],
-                                     u if keep is None else u[keep])
-        return combine_bounds(b)
+        values, _ = objective.adversary_terms(enc["z"], ds.sensitive, ds.labels)
+        return {k: float(v) for k, v in values.items()}
 
     def _measure(self, res: Mapping[str, Any], budgets: Mapping[str, float]) -> dict[str, Any]:
         import numpy as np
@@ -142,10 +132,11 @@ class MIFRStudy(Study):
             fairness_information,
             kde_expressiveness,
         )
+        from njscc.training.runs import history_summary
 
         model = res["model"].eval().cpu()
         objective = res["trainer"].objective.eval().cpu()
-        data = self._data()
+        data = self._splits
         tr, va, te = data["train"], data["valid"], data["test"]
         e_tr, e_va, e_te = (self._encode(model, d, i) for i, d in enumerate((tr, va, te)))
         row: dict[str, Any] = {
@@ -175,8 +166,6 @@ class MIFRStudy(Study):
             for k, v in budgets.items())
         row["multipliers"] = objective.multipliers()
         row["budgets"] = dict(budgets)
-        from njscc.training.runs import history_summary
-
         row.update(history_summary(res["history"]))
         return row
 
@@ -194,7 +183,7 @@ class MIFRStudy(Study):
         budgets = self._budgets(self.eps_fair)
         rows: list[dict[str, Any]] = []
         if log:
-            d = self._data()
+            d = self._splits
             log(f"Adult (102 binary features): {len(d['train'])} train / {len(d['valid'])} "
                 f"valid / {len(d['test'])} test")
         res = self._fit("lmifr", "lmifr", {"budgets": budgets, "dual_lr": self.dual_lr}, log)

@@ -138,9 +138,10 @@ class MIFR(Objective):
         """The current λ per active constraint."""
         return dict(zip(self.active, self.lam.tolist(), strict=True))
 
-    def _adversary_terms(self, z: Tensor, u: Tensor, y: Tensor | None
+    def adversary_terms(self, z: Tensor, u: Tensor, y: Tensor | None
                          ) -> tuple[dict[str, Tensor], Tensor]:
-        """(constraint estimates for the codec, the adversaries' own cross-entropy)."""
+        """(constraint estimates ``{dp, eo, eopp}`` for the codec, the adversaries' own
+        cross-entropy) on ``z`` ``[N, d]``, u and y ``[N]``; p(u) from these data."""
         bounds, fit = {}, z.new_zeros(())
         for name, adv in self.adversaries.items():
             keep = None if name == "dp" else (y == int(name[1]))
@@ -168,7 +169,7 @@ class MIFR(Objective):
         rec = out["log_p"][0]                                   # [B]
         kl = out["rate"]                                       # [B] closed form
         z = out["z"][0]
-        values, fit = self._adversary_terms(z, u, y)
+        values, fit = self.adversary_terms(z, u, y)
         values["kl"] = kl.mean()
         c = torch.stack([values[k] for k in self.active])       # [k]
         lam = self.lam.clone()  # this step's λ (the dual step below updates the buffer)
