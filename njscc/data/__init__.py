@@ -17,7 +17,13 @@ from __future__ import annotations
 from njscc.data.adult import AdultEncoder, AdultTable, read_adult
 from njscc.data.amat import read_amat, read_binarized_npz, write_amat
 from njscc.data.batch import Batch, as_batch
-from njscc.data.datasets import ImageDataset, TabularDataset, holdout_indices, images_to_tensor
+from njscc.data.datasets import (
+    ImageDataset,
+    TabularDataset,
+    holdout_indices,
+    images_to_tensor,
+    joint_code,
+)
 from njscc.data.embedded import read_embedded
 from njscc.data.idx import parse_idx, read_idx, write_idx
 from njscc.data.images import (
@@ -53,6 +59,7 @@ __all__ = [
     "extract_patches",
     "holdout_indices",
     "images_to_tensor",
+    "joint_code",
     "load_dataset",
     "parse_idx",
     "random_crops",

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from njscc.data.batch import Batch
 
-__all__ = ["ImageDataset", "TabularDataset", "holdout_indices", "images_to_tensor"]
+__all__ = ["ImageDataset", "TabularDataset", "holdout_indices", "images_to_tensor", "joint_code"]
 
 
 def images_to_tensor(images: np.ndarray | Tensor, channels_last: bool = False) -> Tensor:
@@ -52,6 +52,24 @@ def holdout_indices(n: int, valid_size: int, seed: int = 0) -> tuple[Tensor, Ten
     return train, valid
 
 
+def joint_code(columns: list[Tensor], radices: list[int]) -> Tensor:
+    """The mixed-radix code Σ_j a_j Π_{i<j} r_i of attribute columns (int64 ``[N]`` each,
+    values in ``0 … r_j − 1``) → int64 ``[N]`` in ``0 … Π r_j − 1``: one group per combination
+    (a conjunction of sensitive attributes as a single ``sensitive`` field)."""
+    if not columns or len(columns) != len(radices):
+        raise ValueError(f"joint_code: {len(columns)} column(s) for {len(radices)} radices")
+    code = torch.zeros_like(columns[0])
+    mult = 1
+    for j, (col, r) in enumerate(zip(columns, radices, strict=True)):
+        if col.dtype != torch.int64 or col.shape != columns[0].shape or col.dim() != 1:
+            raise ValueError(f"joint_code: column {j} must be int64 {list(columns[0].shape)}")
+        if len(col) and (int(col.min()) < 0 or int(col.max()) >= r):
+            raise ValueError(f"joint_code: column {j} has values outside 0…{r - 1}")
+        code = code + col * mult
+        mult *= int(r)
+    return code
+
+
 class ImageDataset(Dataset):
     """A split of images held in memory.
 
@@ -62,13 +80,16 @@ class ImageDataset(Dataset):
         meta: free-form provenance (files, indices, ...).
         extra: further per-image fields by name (``[N, ...]`` tensors, e.g. MNIST-A's
             ``"attributes"`` ``[N, 4]``), carried into :meth:`batch` as ``Batch.extra``.
+        sensitive: int64 ``[N]`` or ``None``: the batch field ``sensitive`` (a conditional
+            codec's u; :meth:`with_sensitive` sets it from binary ``extra`` attributes).
 
     ``ds[i]`` is ``(image [C, H, W], label)`` when labelled, else the image alone.
     """
 
     def __init__(self, images: Tensor, labels: Tensor | None = None, *, name: str = "",
                  split: str = "", meta: dict[str, Any] | None = None,
-                 validate: bool = True, extra: dict[str, Tensor] | None = None) -> None:
+                 validate: bool = True, extra: dict[str, Tensor] | None = None,
+                 sensitive: Tensor | None = None) -> None:
         if not isinstance(images, Tensor) or images.dtype != torch.float32 or images.ndim != 4:
             raise TypeError("images must be a float32 tensor [N, C, H, W], got "
                             f"{type(images).__name__} "
@@ -89,8 +110,15 @@ class ImageDataset(Dataset):
             if not isinstance(v, Tensor) or v.dim() < 1 or v.shape[0] != images.shape[0]:
                 raise TypeError(f"extra[{k!r}] must be a tensor with {images.shape[0]} rows, "
                                 f"got {type(v).__name__} {tuple(getattr(v, 'shape', ()))}")
+        if sensitive is not None and (not isinstance(sensitive, Tensor)
+                                      or sensitive.dtype != torch.int64
+                                      or sensitive.shape != images.shape[:1]):
+            raise TypeError(f"sensitive must be an int64 tensor [{images.shape[0]}], got "
+                            f"{getattr(sensitive, 'dtype', type(sensitive).__name__)} "
+                            f"{tuple(getattr(sensitive, 'shape', ()))}")
         self.images = images
         self.labels = labels
+        self.sensitive = sensitive
         self.name = name
         self.split = split
         self.meta = dict(meta or {})
@@ -106,11 +134,29 @@ class ImageDataset(Dataset):
         """Batch fields this dataset provides (``x``, ``labels`` when labelled, every
         ``extra`` name)."""
         base = {"x"} if self.labels is None else {"x", "labels"}
+        if self.sensitive is not None:
+            base.add("sensitive")
         return frozenset(base | set(self.extra))
 
     def batch(self) -> Batch:
         """The whole split as a :class:`~njscc.data.Batch` (``x`` = images)."""
-        return Batch(self.images, self.labels, extra=self.extra)
+        return Batch(self.images, self.labels, self.sensitive, extra=self.extra)
+
+    def with_sensitive(self, names: list[str] | tuple[str, ...]) -> ImageDataset:
+        """A view whose ``sensitive`` is the joint code (:func:`joint_code`) of the binary
+        (0/1) ``extra`` attributes ``names`` — e.g. the 8 groups of three attributes, for a
+        VAE conditioned on all of them."""
+        missing = [n for n in names if n not in self.extra]
+        if missing or not names:
+            raise ValueError(f"with_sensitive: no attribute(s) {missing or list(names)}; "
+                             f"this dataset has {', '.join(sorted(self.extra)) or 'none'}")
+        code = joint_code([self.extra[n] for n in names], [2] * len(names))
+        out = ImageDataset(self.images, self.labels, name=self.name, split=self.split,
+                           meta={**self.meta, "sensitive": list(names)}, validate=False,
+                           extra=self.extra, sensitive=code)
+        if hasattr(self, "config"):
+            out.config = self.config
+        return out
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -128,17 +174,20 @@ class ImageDataset(Dataset):
     def to(self, device: torch.device | str) -> ImageDataset:
         """A copy with the tensors on ``device`` (e.g. the whole of MNIST on the GPU)."""
         labels = None if self.labels is None else self.labels.to(device)
+        sens = None if self.sensitive is None else self.sensitive.to(device)
         return ImageDataset(self.images.to(device), labels, name=self.name, split=self.split,
                             meta=self.meta, validate=False,
-                            extra={k: v.to(device) for k, v in self.extra.items()})
+                            extra={k: v.to(device) for k, v in self.extra.items()},
+                            sensitive=sens)
 
     def subset(self, indices: Tensor | np.ndarray | list[int]) -> ImageDataset:
         """A new dataset with the given rows (copied)."""
         idx = torch.as_tensor(indices, dtype=torch.int64)
         labels = None if self.labels is None else self.labels[idx]
+        sens = None if self.sensitive is None else self.sensitive[idx]
         return ImageDataset(self.images[idx], labels, name=self.name, split=self.split,
                             meta=self.meta, validate=False,
-                            extra={k: v[idx] for k, v in self.extra.items()})
+                            extra={k: v[idx] for k, v in self.extra.items()}, sensitive=sens)
 
     def __repr__(self) -> str:
         lab = "unlabelled" if self.labels is None else "labelled"
@@ -200,6 +249,24 @@ class TabularDataset(Dataset):
         """The whole split as a :class:`~njscc.data.Batch` (``x`` = features, ``labels``,
         ``sensitive``, every attribute by name in ``extra``)."""
         return Batch(self.features, self.labels, self.sensitive, dict(self.attributes))
+
+    def with_sensitive(self, names: list[str] | tuple[str, ...]) -> TabularDataset:
+        """A view whose ``sensitive`` is the joint code (:func:`joint_code`) of the protected
+        attributes ``names`` (each attribute's radix: its number of values), named
+        ``"sex*age"`` etc. — a conjunction of attributes as one sensitive field."""
+        missing = [n for n in names if n not in self.attributes]
+        if missing or not names:
+            raise ValueError(f"with_sensitive: no attribute(s) {missing or list(names)}; "
+                             f"this dataset has {', '.join(sorted(self.attributes))}")
+        radices = [len(self.attribute_values.get(n, ())) or 2 for n in names]
+        code = joint_code([self.attributes[n] for n in names], radices)
+        out = TabularDataset(self.features, self.labels, code, feature_names=self.feature_names,
+                             sensitive_name="*".join(names), attributes=self.attributes,
+                             attribute_values=self.attribute_values, name=self.name,
+                             split=self.split, meta=self.meta)
+        if hasattr(self, "config"):
+            out.config = self.config
+        return out
 
     def __len__(self) -> int:
         return self.features.shape[0]

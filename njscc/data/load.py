@@ -411,9 +411,45 @@ def _load_mnist_a(split: str = "train", data_dir: str | os.PathLike[str] | None 
                         extra={"attributes": d["attributes"], "latents": d["latents"]})
 
 
+@dataset("dsprites_unfair", DatasetInfo(
+    "DSpritesUnfair-like: dSprites shapes rendered in code (32x32 binary), five binary "
+    "attributes with correlated pairs (shape~x_pos, scale~y_pos), seeded; no data directory",
+    fields=("x", "labels", "attributes", "factors", "shape", "scale", "rotation", "x_pos",
+            "y_pos"),
+    splits=SPLITS, needs_data_dir=False, binary=True))
+def _load_dsprites_unfair(split: str = "train", data_dir: str | os.PathLike[str] | None = None,
+                          *, valid_size: int = 0, seed: int = 0, n: int | None = None,
+                          size: int = 32, correlations: Any = None, target: str = "x_pos"
+                          ) -> ImageDataset:
+    """DSpritesUnfair-like images (:mod:`njscc.data.dsprites`): ``n`` per split (default
+    20 000 train / 2 000 valid / 5 000 test, each split its own seeded draw), ``labels`` = the
+    ``target`` attribute, every attribute bit by name in ``extra`` (int64 ``[N]``), plus
+    ``extra["attributes"]`` ``[N, 5]`` and ``extra["factors"]`` ``[N, 5]``."""
+    from njscc.data.dsprites import ATTRIBUTES, DEFAULT_CORRELATIONS, make_dsprites_unfair
+
+    _check_split("dsprites_unfair", split, SPLITS)
+    if valid_size:
+        raise ValueError("dsprites_unfair has its own valid split (an independent draw); "
+                         "valid_size does not apply")
+    if target not in ATTRIBUTES:
+        raise ValueError(f"dsprites_unfair: target must be one of {', '.join(ATTRIBUTES)}, "
+                         f"got {target!r}")
+    if n is None:
+        n = {"train": 20000, "valid": 2000, "test": 5000}[split]
+    corr = DEFAULT_CORRELATIONS if correlations is None else correlations
+    d = make_dsprites_unfair(split, n, size=size, correlations=corr, seed=seed)
+    bits = d["attributes"]
+    extra = {"attributes": bits, "factors": d["factors"],
+             **{a: bits[:, j].contiguous() for j, a in enumerate(ATTRIBUTES)}}
+    meta = {"size": size, "correlations": [list(c) for c in corr], "seed": seed,
+            "target": target, "generated": True}
+    return ImageDataset(d["images"], extra[target].clone(), name="dsprites_unfair", split=split,
+                        meta=meta, validate=False, extra=extra)
+
+
 @dataset("adult", DatasetInfo("UCI Adult census income, tabular 32561 / 16281 (x, labels = "
                               "income, sensitive = sex or race)",
-                              fields=("x", "labels", "sensitive", "sex", "race"),
+                              fields=("x", "labels", "sensitive", "sex", "race", "age"),
                               splits=SPLITS))
 def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = None, *,
                 valid_size: int = 0, seed: int = 0, sensitive: str = "sex",
@@ -468,6 +504,9 @@ def _load_adult(split: str = "train", data_dir: str | os.PathLike[str] | None = 
         codes, vals = encoder.attribute(table, col)
         attributes[col] = torch.from_numpy(codes)
         values[col] = vals
+    age_cut = float(np.median(fit_table.numerical["age"]))  # training median, as the bit
+    attributes["age"] = torch.from_numpy((table.numerical["age"] > age_cut).astype(np.int64))
+    values["age"] = [f"age<={age_cut:g}", f"age>{age_cut:g}"]
     meta: dict[str, Any] = {"files": [str(path)], "encoder": encoder, "encoding": encoding}
     if rows and split != "test":
         meta.update(indices=rows[split], valid_size=valid_size, seed=seed)

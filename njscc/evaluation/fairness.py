@@ -12,7 +12,11 @@ representations"; their evaluation protocol):
   variational lower bound with p_ψ fitted by maximum likelihood on one split and evaluated
   on another, p(u) the frequencies of the fitting examples;
 * :func:`fairness_gaps` — the demographic-parity, equalised-odds and equal-opportunity gaps of
-  binary predictions ŷ.
+  binary predictions ŷ;
+* :func:`downstream_fairness` — a classifier fitted on one split's representation, its test
+  accuracy and gaps with respect to a subgroup (FFVAE's evaluation), :func:`conjunction` of
+  binary attributes, :func:`pareto_front` of (gap, accuracy) points,
+  :func:`most_correlated_dims` (the latent dimensions that carry each attribute).
 
 Shapes: z float ``[N, d]``, u / y int64 ``[N]``, log q(z | x, u) float ``[N]``. Every
 quantity is in nats.
@@ -28,8 +32,9 @@ from torch import Tensor, nn
 
 from njscc.nn.mlp import mlp
 
-__all__ = ["Adversary", "adversarial_mi", "combine_bounds", "fairness_gaps", "fairness_information",
-           "fit_adversary", "kde_expressiveness", "log_frequencies"]
+__all__ = ["Adversary", "adversarial_mi", "combine_bounds", "conjunction", "downstream_fairness",
+           "fairness_gaps", "fairness_information", "fit_adversary", "kde_expressiveness",
+           "log_frequencies", "most_correlated_dims", "pareto_front"]
 
 
 def _check_rows(name: str, t: Tensor, n: int, ndim: int) -> None:
@@ -179,3 +184,59 @@ def fairness_gaps(pred: Tensor, u: Tensor, y: Tensor) -> dict[str, float]:
     per_y = [abs(rate((u == 0) & (y == k)) - rate((u == 1) & (y == k))) for k in (0, 1)]
     return {"accuracy": float((pred == y).double().mean()), "dp": dp, "eo": max(per_y),
             "eopp": per_y[1]}
+
+
+def conjunction(attributes: Sequence[Tensor]) -> Tensor:
+    """The subgroup indicator a_1 ∧ … ∧ a_n of binary (0/1) attributes, int64 ``[N]``."""
+    if not attributes:
+        raise ValueError("conjunction: at least one attribute")
+    out = torch.ones_like(attributes[0])
+    for j, a in enumerate(attributes):
+        if a.shape != out.shape or (len(a) and (int(a.min()) < 0 or int(a.max()) > 1)):
+            raise ValueError(f"conjunction: attribute {j} must be 0/1 with shape "
+                             f"{list(out.shape)}")
+        out = out * a
+    return out
+
+
+def downstream_fairness(r_fit: Tensor, y_fit: Tensor, r: Tensor, y: Tensor, s: Tensor, *,
+                        seed: int = 0, **fit: Any) -> dict[str, float]:
+    """Fit an MLP classifier p(y | r) (:func:`fit_adversary`'s network and training) on
+    (``r_fit`` ``[M, d]``, ``y_fit`` ``[M]``), both standardised with ``r_fit``'s statistics,
+    predict the binary y on ``r`` ``[N, d]`` and return :func:`fairness_gaps` with respect
+    to the subgroup indicator ``s`` ``[N]`` (``accuracy``, ``dp``, ``eo``, ``eopp``)."""
+    _check_rows("y_fit", y_fit, r_fit.shape[0], 1)
+    _check_rows("y", y, r.shape[0], 1)
+    mu, sd = r_fit.mean(0), r_fit.std(0).clamp_min(1e-6)
+    clf = fit_adversary((r_fit - mu) / sd, y_fit, n_groups=2, seed=seed, **fit)
+    with torch.no_grad():
+        pred = clf(((r - mu) / sd).float()).argmax(-1)
+    return fairness_gaps(pred, s, y)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated (gap, accuracy) points — no other point has a gap as low
+    and an accuracy as high, one of them strictly — sorted by gap."""
+    keep = []
+    for i, (g, a) in enumerate(points):
+        if not any((g2 <= g and a2 >= a) and (g2 < g or a2 > a)
+                   for j, (g2, a2) in enumerate(points) if j != i):
+            keep.append(i)
+    return sorted(keep, key=lambda i: (points[i][0], -points[i][1]))
+
+
+def most_correlated_dims(z: Tensor, attributes: Sequence[Tensor]) -> list[int]:
+    """For each attribute (``[N]`` each), the dimension of ``z`` ``[N, d]`` with the largest
+    absolute correlation with it, chosen greedily without repeats (the dimension a FactorVAE
+    baseline drops to hide that attribute)."""
+    zc = (z - z.mean(0)) / z.std(0).clamp_min(1e-8)
+    taken: list[int] = []
+    for a in attributes:
+        _check_rows("attribute", a, z.shape[0], 1)
+        af = a.to(z.dtype)
+        ac = (af - af.mean()) / af.std().clamp_min(1e-8)
+        corr = (zc * ac[:, None]).mean(0).abs()
+        if taken:
+            corr[taken] = -1.0
+        taken.append(int(corr.argmax()))
+    return taken

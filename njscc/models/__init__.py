@@ -18,7 +18,8 @@ from __future__ import annotations
 from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
-__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "FairVAE", "JointVAE",
+__all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "FFVAE", "FairVAE",
+           "JointVAE",
            "LipschitzVAE", "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF",
            "SNRAdaptiveDeepJSCC", "available", "get", "register"]
 
@@ -37,7 +38,7 @@ get = MODELS.get
 # Registered architectures (imported for their @register side effect).
 from njscc.models.classifier.mlp import MLPClassifier  # noqa: E402
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
-from njscc.models.fair.mlp import FairVAE  # noqa: E402
+from njscc.models.fair import FFVAE, FairVAE  # noqa: E402
 from njscc.models.multimodal.joint import JointVAE  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402

@@ -12,7 +12,9 @@ Bit codecs (codes over a binary channel): ``"vimco"`` (:class:`VIMCO`), ``"nvil"
 Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``"therml"``
 (:mod:`njscc.objectives.rate_distortion`); ``"iwae"``, ``"svi"``, ``"bsvi"`` (better inference,
 :mod:`njscc.objectives.inference`); ``"telbo"``, ``"jmvae"``, ``"bivcca"`` (joint image–attribute
-VAEs, :mod:`njscc.objectives.multimodal`). Analog channel symbols (DeepJSCC): ``"jscc"``
+VAEs, :mod:`njscc.objectives.multimodal`); ``"mifr"``, ``"lmifr"`` (fair representations,
+:mod:`njscc.objectives.fair`); ``"factorvae"``, ``"ffvae"`` (total-correlation penalties,
+:mod:`njscc.objectives.disentangle`). Analog channel symbols (DeepJSCC): ``"jscc"``
 (:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
+from njscc.objectives.disentangle import FactorVAE, FFVAEObjective
 from njscc.objectives.fair import LMIFR, MIFR
 from njscc.objectives.gumbel import GumbelST
 from njscc.objectives.inference import BSVI, IWAE, SVI
@@ -32,7 +35,8 @@ from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["BSVI", "ELBO", "IWAE", "JMVAE", "JSCC", "LMIFR", "MIFR", "NVIL", "OBJECTIVES",
+__all__ = ["BSVI", "ELBO", "FFVAEObjective", "FactorVAE", "IWAE", "JMVAE", "JSCC", "LMIFR",
+           "MIFR", "NVIL", "OBJECTIVES",
            "SVI", "TELBO",
            "VIB", "VIMCO", "BetaVAE", "BiVCCA", "ExplicitGNI", "GaussianNoiseInjection",
            "GumbelST", "Objective",
@@ -46,7 +50,8 @@ for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("therml", TherML), ("jscc", JSCC), ("gni", GaussianNoiseInjection),
                     ("gni_explicit", ExplicitGNI), ("iwae", IWAE), ("svi", SVI),
                     ("bsvi", BSVI), ("telbo", TELBO), ("jmvae", JMVAE), ("bivcca", BiVCCA),
-                    ("mifr", MIFR), ("lmifr", LMIFR)):
+                    ("mifr", MIFR), ("lmifr", LMIFR), ("factorvae", FactorVAE),
+                    ("ffvae", FFVAEObjective)):
     OBJECTIVES.register(_name, _cls)
 
 

@@ -45,6 +45,9 @@ def _batch(model: njscc.LatentCodec, n: int = 6) -> Batch:
     if hasattr(model, "attribute_sizes"):  # joint image–attribute codecs read attributes
         extra["attributes"] = torch.stack(
             [torch.randint(0, k, (n,), generator=g) for k in model.attribute_sizes], 1)
+    if hasattr(model, "n_sensitive"):  # FFVAE reads binary attributes by name (its default)
+        for name in ("shape", "scale", "rotation")[:model.n_sensitive]:
+            extra[name] = torch.randint(0, 2, (n,), generator=g)
     sensitive = None
     if "sensitive" in model.conditions:  # conditional codecs read u from the batch
         sensitive = torch.randint(0, model.n_groups, (n,), generator=g)

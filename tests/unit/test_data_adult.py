@@ -98,7 +98,7 @@ def test_load_dataset_adult(adult_dir):
     assert not any(n.startswith("sex=") for n in tr.feature_names)
     assert tr.sensitive.tolist() == [0] * 4 + [1, 1, 0, 1, 0, 0]
     assert te.sensitive.tolist() == [0, 0, 1] and te.labels.tolist() == [0, 0, 1]
-    assert set(tr.attributes) == {"sex", "race"}
+    assert set(tr.attributes) == {"sex", "race", "age"}
     assert torch.equal(tr.to("cpu").features, tr.features) and tr.inputs is tr.features
     x, y, s = tr[4]
     assert x.shape == (tr.features.shape[1],) and y == 0 and s == 1

@@ -8,8 +8,9 @@ field ``sensitive`` (u, int64 ``[B]`` in ``0 … n_groups − 1``) as a keyword 
 (:attr:`~njscc.codec.LatentCodec.conditions`); objectives that do not pass it refuse the
 model.
 
-Shapes: x float ``[B, D]`` (binary features for ``"bernoulli"``), posterior ``[B, 2d]`` =
-(mean, log-variance), z ``[..., B, d]``, decoder parameters ``[..., B, D]``.
+Shapes: x float ``[B, *data_shape]`` (``[B, D]`` features or ``[B, C, H, W]`` images; binary
+for ``"bernoulli"``), posterior ``[B, 2d]`` = (mean, log-variance), z ``[..., B, d]``, decoder
+parameters ``[..., B, *data_shape]``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class FairVAE(GaussianLatentCodec):
 
     Args:
         m: latent dimensions d (the reference L-MIFR setup: 10).
-        data_shape: ``(D,)`` features (Adult in the reference encoding: 102 binary).
+        data_shape: ``(D,)`` features (Adult in the reference encoding: 102 binary) or
+            ``(C, H, W)`` images (flattened into the MLP).
         n_groups: number of values of u.
         enc_hidden, dec_hidden: hidden widths (reference: one layer of 50).
         likelihood: ``"bernoulli"`` (binary features) or ``"gaussian"`` / ``"sse"``.
@@ -42,7 +44,7 @@ class FairVAE(GaussianLatentCodec):
     """
 
     conditions: ClassVar[tuple[str, ...]] = ("sensitive",)
-    data_ndim = 1
+    data_ndim = None  # features (D,) or images (C, H, W), flattened
 
     def __init__(self, m: int = 10, data_shape: Sequence[int] = (102,), n_groups: int = 2,
                  enc_hidden: Sequence[int] = (50,), dec_hidden: Sequence[int] = (50,),

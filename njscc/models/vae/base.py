@@ -67,14 +67,19 @@ class GaussianLatentCodec(EncoderDecoderCodec):
 
     likelihoods: tuple[str, ...] = LIKELIHOODS
     variational = True
-    #: entries of ``data_shape``: 3 for images ``(C, H, W)``, 1 for tabular features ``(D,)``
-    data_ndim: int = 3
+    #: entries of ``data_shape``: 3 for images ``(C, H, W)``, 1 for tabular features ``(D,)``,
+    #: ``None`` for either (codecs that flatten x, e.g. MLPs on images or tables)
+    data_ndim: int | None = 3
 
     def __init__(self, m: int, data_shape: Sequence[int], likelihood: str, prior: str,
                  n_components: int, stochastic: bool = True) -> None:
         super().__init__()
         self.m = check_positive_int(m, "m", max=LIMITS["latent_dims"])
-        self.data_shape = check_data_shape(data_shape, ndim=self.data_ndim)
+        ndim = self.data_ndim
+        if ndim is None:
+            ndim = len(data_shape) if isinstance(data_shape, Sequence) and len(data_shape) in (
+                1, 3) else 3
+        self.data_shape = check_data_shape(data_shape, ndim=ndim)
         self.data_dim = math.prod(self.data_shape)
         self.likelihood = check_choice(likelihood, "likelihood", self.likelihoods)
         self._prior_name = PRIORS.canonical(prior)

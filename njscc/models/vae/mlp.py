@@ -27,7 +27,7 @@ class VAEMLP(GaussianLatentCodec):
 
     Args:
         m: latent dimensions d.
-        data_shape: ``(C, H, W)``.
+        data_shape: ``(C, H, W)`` images or ``(D,)`` features (x is flattened).
         enc_hidden, dec_hidden: hidden widths.
         likelihood: ``"bernoulli"`` (binary data), ``"gaussian"`` (learned scale) or ``"sse"``.
         prior: a registered prior (:data:`njscc.priors.PRIORS`): ``"normal"``, ``"mog"``
@@ -40,6 +40,8 @@ class VAEMLP(GaussianLatentCodec):
             encoder then learns only the mean; the harmonic-analysis study sweeps it), or
             ``None`` (learned).
     """
+
+    data_ndim = None  # images or features: the MLP flattens x
 
     def __init__(
         self,
