@@ -16,7 +16,10 @@ representations"; their evaluation protocol):
 * :func:`downstream_fairness` — a classifier fitted on one split's representation, its test
   accuracy and gaps with respect to a subgroup (FFVAE's evaluation), :func:`conjunction` of
   binary attributes, :func:`pareto_front` of (gap, accuracy) points,
-  :func:`most_correlated_dims` (the latent dimensions that carry each attribute).
+  :func:`most_correlated_dims` (the latent dimensions that carry each attribute);
+* :func:`fresh_total_correlation` — TC = KL(q(z) ‖ Π_blocks q(z_block)) by a density-ratio
+  discriminator fitted after training on one split's samples and read on another's (the
+  discriminator a FactorVAE / FFVAE trains with can be fooled by the encoder it chases).
 
 Shapes: z float ``[N, d]``, u / y int64 ``[N]``, log q(z | x, u) float ``[N]``. Every
 quantity is in nats.
@@ -33,8 +36,9 @@ from torch import Tensor, nn
 from njscc.nn.mlp import mlp
 
 __all__ = ["Adversary", "adversarial_mi", "combine_bounds", "conjunction", "downstream_fairness",
-           "fairness_gaps", "fairness_information", "fit_adversary", "kde_expressiveness",
-           "log_frequencies", "most_correlated_dims", "pareto_front"]
+           "fairness_gaps", "fairness_information", "fit_adversary", "fit_predict",
+           "fresh_total_correlation",
+           "kde_expressiveness", "log_frequencies", "most_correlated_dims", "pareto_front"]
 
 
 def _check_rows(name: str, t: Tensor, n: int, ndim: int) -> None:
@@ -205,13 +209,20 @@ def downstream_fairness(r_fit: Tensor, y_fit: Tensor, r: Tensor, y: Tensor, s: T
     (``r_fit`` ``[M, d]``, ``y_fit`` ``[M]``), both standardised with ``r_fit``'s statistics,
     predict the binary y on ``r`` ``[N, d]`` and return :func:`fairness_gaps` with respect
     to the subgroup indicator ``s`` ``[N]`` (``accuracy``, ``dp``, ``eo``, ``eopp``)."""
-    _check_rows("y_fit", y_fit, r_fit.shape[0], 1)
     _check_rows("y", y, r.shape[0], 1)
+    return fairness_gaps(fit_predict(r_fit, y_fit, r, seed=seed, **fit), s, y)
+
+
+def fit_predict(r_fit: Tensor, y_fit: Tensor, r: Tensor, *, n_classes: int = 2, seed: int = 0,
+                **fit: Any) -> Tensor:
+    """The classifier of :func:`downstream_fairness` fitted on (``r_fit`` ``[M, d]``,
+    ``y_fit`` ``[M]``), both standardised with ``r_fit``'s statistics → its predictions on
+    ``r`` ``[N, d]`` (int64 ``[N]``)."""
+    _check_rows("y_fit", y_fit, r_fit.shape[0], 1)
     mu, sd = r_fit.mean(0), r_fit.std(0).clamp_min(1e-6)
-    clf = fit_adversary((r_fit - mu) / sd, y_fit, n_groups=2, seed=seed, **fit)
+    clf = fit_adversary((r_fit - mu) / sd, y_fit, n_groups=n_classes, seed=seed, **fit)
     with torch.no_grad():
-        pred = clf(((r - mu) / sd).float()).argmax(-1)
-    return fairness_gaps(pred, s, y)
+        return clf(((r - mu) / sd).float()).argmax(-1)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -240,3 +251,46 @@ def most_correlated_dims(z: Tensor, attributes: Sequence[Tensor]) -> list[int]:
             corr[taken] = -1.0
         taken.append(int(corr.argmax()))
     return taken
+
+
+def fresh_total_correlation(z_fit: Tensor, z: Tensor, blocks: Sequence[Sequence[int]], *,
+                            epochs: int = 10, batch_size: int = 256,
+                            hidden: Sequence[int] = (256, 256), lr: float = 1e-3, seed: int = 0
+                            ) -> float:
+    """TC of the blocks of z (nats): a new :class:`~njscc.objectives.disentangle.TCDiscriminator`
+    trained (Adam, seeded) to tell samples ``z_fit`` ``[M, d]`` from their block-permuted
+    copies, then :func:`~njscc.objectives.disentangle.tc_estimate` on ``z`` ``[N, d]``."""
+    from njscc.objectives.disentangle import TCDiscriminator, permute_blocks, tc_estimate
+
+    if z_fit.dim() != 2 or z.dim() != 2 or z_fit.shape[1] != z.shape[1]:
+        raise ValueError(f"fresh_total_correlation: z_fit {list(z_fit.shape)} and z "
+                         f"{list(z.shape)} must be [N, d] with the same d")
+    cols = sorted(c for b in blocks for c in b)
+    if cols != list(range(z.shape[1])):
+        raise ValueError(f"fresh_total_correlation: blocks {[list(b) for b in blocks]} must "
+                         f"partition the {z.shape[1]} columns")
+    n = z_fit.shape[0]
+    if n < 2 * batch_size:
+        batch_size = max(n // 2, 1)
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    disc = TCDiscriminator(z.shape[1], hidden)
+    opt = torch.optim.Adam(disc.parameters(), lr=lr)
+    steps = epochs * (n // batch_size)
+    # the learning rate decays linearly to 0: the last iterate, whose logits are read, is
+    # not one noisy step of a constant-rate run (that swings the estimate by ±0.1 nats)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: max(1.0 - t / steps, 0.0))
+    z_fit = z_fit.detach().float()
+    target = torch.cat([torch.zeros(batch_size), torch.ones(batch_size)]).long()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g)
+        for i in range(0, n - batch_size + 1, batch_size):
+            zb = z_fit[order[i:i + batch_size]]
+            both = torch.cat([zb, permute_blocks(zb, blocks, g)])
+            loss = nn.functional.cross_entropy(disc(both), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    with torch.no_grad():
+        return float(tc_estimate(disc.eval()(z.detach().float())))

@@ -30,7 +30,10 @@ training split's representation and target, and measured on the test split: accu
 ΔDP = |P(ŷ = 1 | s = 1) − P(ŷ = 1 | s = 0)| with s = ∧_{j ∈ S} a_j (also EO / EOpp gaps).
 
 Results ``ffvae.json``: ``rows`` (model × variant × task), ``models`` (per model: test ELBO
-terms, b's attribute accuracy, TC), ``frontier`` (per method and task: the best accuracy at
+terms, b's attribute accuracy, the training discriminator's last TC and a *fresh* one's —
+fitted after training on the training split's samples, read on the test split — and
+``leak_accuracy``: each attribute predicted by the same MLP from the representation meant
+to hide it, beside ``attribute_majority``), ``frontier`` (per method and task: the best accuracy at
 ΔDP ≤ ``tau``, the smallest ΔDP reached and the accuracy there). Plots ``ffvae_<dataset>.png``
 (accuracy vs ΔDP per task, each method's points and Pareto front).
 """
@@ -175,6 +178,7 @@ class FFVAEStudy(Study):
                 logits = model.attribute_logits(mu)
             row["b_accuracy"] = {a: float(((logits[:, j] > 0).long() == _field(te, a))
                                           .double().mean()) for j, a in enumerate(sensitive)}
+        row["fresh_tc"] = self._fresh_tc(spec, model, data)
         hist = history_summary(res["history"])
         row.update({k: v for k, v in hist.items() if k in ("epochs", "train_seconds")})
         last = res["history"][-1] if res["history"] else {}
@@ -183,11 +187,32 @@ class FFVAEStudy(Study):
                 row[f"final_{k}"] = float(last[k])
         return row
 
+    def _fresh_tc(self, spec: Mapping[str, Any], model: Any, data: Mapping[str, Any]) -> float:
+        """TC of one posterior sample per example over the blocks the method penalises
+        (FFVAE: each b_j and z; the others: every dimension), by a discriminator fitted on
+        the training split after training and read on the test split."""
+        from njscc.evaluation.fairness import fresh_total_correlation
+
+        gen = torch.Generator().manual_seed(self.seed)
+        zs = []
+        with torch.no_grad():
+            for split in ("train", "test"):
+                ds = data[split]
+                kw = {"sensitive": ds.sensitive} if spec["method"] == "cvae" else {}
+                zs.append(model(ds.inputs, n_samples=1, generator=gen, **kw)["z"][0])
+        d = zs[0].shape[1]
+        k = int(getattr(model, "n_sensitive", 0))
+        blocks = ([[j] for j in range(k)] + [list(range(k, d))] if k
+                  else [[i] for i in range(d)])
+        return fresh_total_correlation(zs[0], zs[1], blocks, epochs=self.clf_epochs,
+                                       seed=self.seed)
+
     def _evaluate(self, name: str, spec: Mapping[str, Any], model: Any, data: Mapping[str, Any]
-                  ) -> list[dict[str, Any]]:
+                  ) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
         from njscc.evaluation.fairness import (
             conjunction,
             downstream_fairness,
+            fit_predict,
             most_correlated_dims,
         )
 
@@ -213,7 +238,12 @@ class FFVAEStudy(Study):
         else:
             variants = [("cvae", lambda mu, s: mu)]
         rows = []
+        leakage: dict[str, dict[str, float]] = {}
         for method, rep in variants:
+            # each attribute read back from the representation that should hide it
+            leakage[method] = {a: float((fit_predict(
+                rep(mu_tr, [a]), _field(tr, a), rep(mu_te, [a]), epochs=self.clf_epochs,
+                seed=self.seed) == _field(te, a)).double().mean()) for a in sens}
             for target, subgroup in self._tasks(name):
                 s_te = conjunction([_field(te, a) for a in subgroup])
                 gaps = downstream_fairness(rep(mu_tr, subgroup), _field(tr, target),
@@ -226,7 +256,7 @@ class FFVAEStudy(Study):
                              "task": _task_name(target, subgroup, setup["names"]),
                              "subgroup_rate": float(s_te.double().mean()),
                              "majority": float(max(y_te.mean(), 1 - y_te.mean())), **gaps})
-        return rows
+        return rows, leakage
 
     def _frontier(self, name: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         out = []
@@ -283,8 +313,13 @@ class FFVAEStudy(Study):
                                 run_info={"dataset": name, "experiment": "ffvae"},
                                 quiet=self.quiet, log=log)
                 res["model"].eval().cpu()
-                models.append({"dataset": name, **self._model_row(spec, res, use, sens)})
-                here += self._evaluate(name, spec, res["model"], use)
+                row = {"dataset": name, **self._model_row(spec, res, use, sens)}
+                task_rows, row["leak_accuracy"] = self._evaluate(name, spec, res["model"], use)
+                row["attribute_majority"] = {
+                    a: float(max(m, 1 - m)) for a in sens
+                    for m in [_field(use["test"], a).double().mean()]}
+                models.append(row)
+                here += task_rows
             rows += here
             frontier += self._frontier(name, here)
         cfg = {"study": self.config_dict(),
@@ -294,7 +329,12 @@ class FFVAEStudy(Study):
                                      "split), cvae uses z of q(z|x,a)",
                    "classifier": "MLP 50 softplus (fit_adversary), standardised inputs, "
                                  "trained on the training split, measured on test",
-                   "dp": "|P(yhat=1|s=1) - P(yhat=1|s=0)|, s = AND of the subgroup's bits"}}
+                   "dp": "|P(yhat=1|s=1) - P(yhat=1|s=0)|, s = AND of the subgroup's bits",
+                   "fresh_tc": "density-ratio discriminator (256-256 leaky ReLU) fitted "
+                               "after training on one sample per training example, "
+                               "clf_epochs epochs, lr decayed to 0; read on the test split",
+                   "leak_accuracy": "the same classifier predicting each attribute from "
+                                    "the representation that hides it"}}
         return {"ffvae": make_result("ffvae", {"rows": rows, "models": models,
                                                "frontier": frontier},
                                      dataset=",".join(self.datasets), config=cfg)}
@@ -335,6 +375,18 @@ class FFVAEStudy(Study):
                 maj = next(p["majority"] for p, _ in pairs if p["task"] == t and
                            p["dataset"] == d)
                 lines.append(f"  {t:<28}" + "".join(cells) + f"{maj:>10.3f}")
+        for d in dict.fromkeys(p[0]["dataset"] for p in pairs):
+            lines.append(f"{d} models: test ELBO, TC (training discriminator → fresh one), "
+                         "each attribute read from the representation hiding it")
+            for m, s in rows_with_std(r, "models"):
+                if m["dataset"] != d:
+                    continue
+                leak = "  ".join(
+                    f"{meth}[" + " ".join(f"{a}={acc:.2f}" for a, acc in lk.items()) + "]"
+                    for meth, lk in m["leak_accuracy"].items())
+                elbo = fmt_pm(m["test_elbo"], s.get("test_elbo"), "{:.1f}")
+                lines.append(f"  {m['run']:<18} ELBO {elbo:>13}  TC "
+                             f"{m.get('final_tc', float('nan')):.3f} → {m['fresh_tc']:.3f}  {leak}")
         return "\n".join(lines)
 
 
