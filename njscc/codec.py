@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from channels.base import ERASED, BinaryChannel
-from njscc.nn.likelihoods import log_likelihood, units
+from njscc.nn.likelihoods import SCALED, log_likelihood, units
 from njscc.registry import Configurable
 
 __all__ = ["ANALOG_SYMBOLS", "DECODER_INPUTS", "LATENT_KINDS", "EncoderDecoderCodec",
@@ -333,7 +333,10 @@ class LatentCodec(Configurable, nn.Module):
         raise NotImplementedError
 
     def reconstruct(self, params: Tensor) -> Tensor:
-        """Decoder parameters → reconstruction in data space ([0, 1])."""
+        """Decoder parameters → reconstruction in data space ([0, 1]; the parameters
+        themselves for the identity-mean ``"normal"`` likelihood)."""
+        if getattr(self, "likelihood", None) == "normal":
+            return params
         return torch.sigmoid(params)
 
     def log_prob(self, x: Tensor, params: Tensor) -> Tensor:
@@ -393,8 +396,8 @@ class EncoderDecoderCodec(LatentCodec):
         return encoder_decoder_groups(self)
 
     def _add_scale(self, init_scale: float) -> None:
-        """Give the decoder a learned log-scale (``"gaussian"`` likelihood only)."""
-        if self.likelihood == "gaussian":
+        """Give the decoder a learned log-scale (``"gaussian"`` / ``"normal"`` likelihoods)."""
+        if self.likelihood in SCALED:
             from njscc.validation import check_number
 
             s = check_number(init_scale, "init_scale", min=0, min_open=True)
@@ -402,5 +405,5 @@ class EncoderDecoderCodec(LatentCodec):
 
     @property
     def log_scale(self) -> Tensor | None:
-        return self.decoder.log_scale if self.likelihood == "gaussian" else None
+        return self.decoder.log_scale if self.likelihood in SCALED else None
 

@@ -96,6 +96,18 @@ class Batch:
         """Every field on ``device``."""
         return self._map(lambda t: t.to(device))
 
+    def get(self, name: str) -> Tensor:
+        """The field ``name``: ``x``, ``labels``, ``sensitive`` or an ``extra`` entry
+        (``ValueError`` naming the fields present when it is missing)."""
+        if name in ("x", "labels", "sensitive"):
+            value = getattr(self, name)
+        else:
+            value = self.extra.get(name)
+        if value is None:
+            raise ValueError(f"the batch has no field {name!r}; it has "
+                             f"{', '.join(sorted(self.fields))}")
+        return value
+
     def require(self, names: Iterable[str], who: str) -> None:
         """``ValueError`` naming ``who`` if a field in ``names`` is missing."""
         check_fields(names, self.fields, who, "the batch")

@@ -447,6 +447,36 @@ def _load_dsprites_unfair(split: str = "train", data_dir: str | os.PathLike[str]
                         meta=meta, validate=False, extra=extra)
 
 
+@dataset("nonlinear_ica", DatasetInfo(
+    "synthetic non-linear ICA: segment-conditional Gaussian sources mixed by a random "
+    "invertible leaky-ReLU MLP (iVAE's setup), seeded; labels = sensitive = segment u",
+    fields=("x", "labels", "sensitive", "segment"), splits=SPLITS, needs_data_dir=False))
+def _load_nonlinear_ica(split: str = "train", data_dir: str | os.PathLike[str] | None = None,
+                        *, valid_size: int = 0, seed: int = 0, n: int | None = None,
+                        n_sources: int = 5, n_obs: int | None = None, n_segments: int = 10,
+                        n_layers: int = 3) -> TabularDataset:
+    """Synthetic non-linear ICA data (:func:`njscc.data.ica.make_nonlinear_ica`, its other
+    settings at their defaults): x ``[N, n_obs]``, ``labels``
+    and ``sensitive`` = the segment u (``extra["segment"]``); the true sources are in
+    ``meta["sources"]`` (a float ``[N, n_sources]`` tensor). Each split is its own draw of
+    the same distribution (default 10 000 train / 2 000 valid / 5 000 test)."""
+    from njscc.data.ica import make_nonlinear_ica
+
+    _check_split("nonlinear_ica", split, SPLITS)
+    if valid_size:
+        raise ValueError("nonlinear_ica has its own valid split (an independent draw); "
+                         "valid_size does not apply")
+    if n is None:
+        n = {"train": 10000, "valid": 2000, "test": 5000}[split]
+    d = make_nonlinear_ica(split, n, n_sources=n_sources, n_obs=n_obs, n_segments=n_segments,
+                           n_layers=n_layers, seed=seed)
+    u = d["segments"]
+    names = [f"x{i}" for i in range(d["x"].shape[1])]
+    return TabularDataset(d["x"], u, u.clone(), feature_names=names, sensitive_name="segment",
+                          attributes={"segment": u.clone()}, name="nonlinear_ica", split=split,
+                          meta={**d["config"], "generated": True, "sources": d["sources"]})
+
+
 @dataset("adult", DatasetInfo("UCI Adult census income, tabular 32561 / 16281 (x, labels = "
                               "income, sensitive = sex or race)",
                               fields=("x", "labels", "sensitive", "sex", "race", "age"),

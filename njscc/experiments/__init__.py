@@ -19,7 +19,7 @@ and the aggregation over seeds: :mod:`njscc.experiments.base`.
 
 # the studies, imported for their registration
 from njscc.experiments import (  # noqa: E402,F401,I001
-    bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, rd_sweep, robustness, telbo,
+    bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, rd_sweep, robustness, telbo,
     throughput, vib)
 from njscc.experiments.base import (
     EXPERIMENTS,

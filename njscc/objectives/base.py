@@ -20,7 +20,8 @@ from njscc.data.batch import Batch, as_batch, check_fields
 from njscc.registry import Configurable
 from njscc.validation import LIMITS, check_positive_int
 
-__all__ = ["Objective", "Support", "check_n_samples", "distortion", "frozen_call", "to_floats"]
+__all__ = ["Objective", "Support", "check_n_samples", "condition_kwargs", "distortion",
+           "frozen_call", "to_floats"]
 
 
 def check_n_samples(n_samples: object, minimum: int = 1) -> int:
@@ -71,6 +72,12 @@ def frozen_call(codec: nn.Module, fn: Callable[..., Any], *args: Any) -> Any:
     parameters — a decoder term that trains only the inference network that fed it."""
     frozen = {f"codec.{n}": p.detach() for n, p in codec.named_parameters()}
     return torch.func.functional_call(_Method(codec, fn), frozen, args)
+
+
+def condition_kwargs(codec: Any, batch: Batch) -> dict[str, Tensor]:
+    """The batch fields a conditional codec is conditioned on (its
+    :attr:`~njscc.codec.LatentCodec.conditions`), as keyword arguments of its methods."""
+    return {name: batch.get(name) for name in getattr(codec, "conditions", ())}
 
 
 def _refuse_conditional(objective: Objective, codec: LatentCodec) -> Support | None:

@@ -47,7 +47,7 @@ from torch import Tensor
 
 from njscc.codec import LatentCodec, Support
 from njscc.data.batch import Batch
-from njscc.objectives.base import Objective, check_n_samples, to_floats
+from njscc.objectives.base import Objective, check_n_samples, condition_kwargs, to_floats
 from njscc.validation import check_bool, check_number
 
 __all__ = ["LN2", "ELBO", "VIB", "BetaVAE", "TherML"]
@@ -65,6 +65,8 @@ class TherML(Objective):
         analytic_kl: use the closed-form KL when the prior allows it (N(0, I)).
 
     The batch needs ``labels`` when ``w_class > 0``; no channel is used (continuous latents).
+    Conditional codecs (:attr:`~njscc.codec.LatentCodec.conditions`, e.g. ``ivae``'s segment
+    label or ``fair_vae``'s u) get those batch fields in encode, decode and rate.
 
     Stats (batch means): ``loss`` (the objective), ``bound`` (= −loss), ``rate_nats``/
     ``rate_bits``, and when present ``distortion_nats``/``_bits``, ``elbo_nats`` (−(D + R)),
@@ -82,6 +84,8 @@ class TherML(Objective):
         self.w_class = check_number(w_class, "w_class", min=0)
         self.n_samples = check_n_samples(n_samples)
         self.analytic_kl = check_bool(analytic_kl, "analytic_kl")
+
+    conditional = True
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -102,10 +106,11 @@ class TherML(Objective):
         """Per-input terms ``[B]`` (differentiable): ``rate`` and, as needed, ``distortion``,
         ``class_ce``; plus ``error`` (no grad) for classifiers."""
         x, labels = batch.x, (batch.labels if self.w_class > 0 else None)
-        h = codec.encode(x)
+        cond = condition_kwargs(codec, batch)
+        h = codec.encode(x, **cond)
         z = codec.sample_latent(h, self.n_samples, generator)
-        out = {"rate": codec.rate(h, z, analytic=self.analytic_kl)}
-        params = codec.decode(z)
+        out = {"rate": codec.rate(h, z, analytic=self.analytic_kl, **cond)}
+        params = codec.decode(z, **cond)
         if codec.reconstructs:
             out["distortion"] = -codec.log_prob(x, params).mean(0)
         if labels is not None:

@@ -28,7 +28,7 @@ from njscc.codec import EncoderDecoderCodec, LatentSpec
 from njscc.models import register
 from njscc.models.deepjscc.layers import ACTIVATIONS, decoder_stack, encoder_stack
 from njscc.models.necst.base import NecstCodec
-from njscc.nn.likelihoods import LIKELIHOODS
+from njscc.nn.likelihoods import PIXEL_LIKELIHOODS
 from njscc.validation import (
     LIMITS,
     check_choice,
@@ -111,7 +111,7 @@ class DeepJSCC(EncoderDecoderCodec):
         self.filters = _check_filters(filters)
         self.activation = check_choice(activation, "activation", ACTIVATIONS)
         self.symbols = check_choice(symbols, "symbols", ("complex", "real"))
-        self.likelihood = check_choice(likelihood, "likelihood", LIKELIHOODS)
+        self.likelihood = check_choice(likelihood, "likelihood", PIXEL_LIKELIHOODS)
         self.power = check_number(power, "power", min=0, min_open=True)
         ch, h, w = self.data_shape
         dims = self.c * (h // 4) * (w // 4)

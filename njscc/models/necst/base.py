@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from njscc.codec import EncoderDecoderCodec, decoder_input
-from njscc.nn.likelihoods import LIKELIHOODS
+from njscc.nn.likelihoods import PIXEL_LIKELIHOODS
 from njscc.validation import (
     LIMITS,
     check_choice,
@@ -36,7 +36,7 @@ class NecstCodec(EncoderDecoderCodec):
         super().__init__()
         self.m = check_positive_int(m, "m", max=LIMITS["code_bits"])
         self.data_shape = check_data_shape(data_shape)
-        self.likelihood = check_choice(likelihood, "likelihood", LIKELIHOODS)
+        self.likelihood = check_choice(likelihood, "likelihood", PIXEL_LIKELIHOODS)
         self.data_dim = math.prod(self.data_shape)
 
     def encode(self, x: Tensor) -> Tensor:

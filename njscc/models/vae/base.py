@@ -132,11 +132,13 @@ class GaussianLatentCodec(EncoderDecoderCodec):
         mean, logvar = self.split(h)
         return diag_gaussian_log_prob(z, mean, logvar)
 
-    def log_prior(self, z: Tensor) -> Tensor:
-        """log p(z), ``[..., d]`` → ``[...]``."""
+    def log_prior(self, z: Tensor, **conditions: Tensor) -> Tensor:
+        """log p(z), ``[..., d]`` → ``[...]``. ``conditions``: a conditional codec's batch
+        fields; the prior here does not depend on them (``ivae``'s does)."""
         return self.prior.log_prob(z)
 
-    def rate(self, h: Tensor, z: Tensor | None = None, analytic: bool = True) -> Tensor:
+    def rate(self, h: Tensor, z: Tensor | None = None, analytic: bool = True,
+             **conditions: Tensor) -> Tensor:
         """KL(q(z|x) ‖ p(z)) per input ``[B]`` in nats.
 
         Closed form when the prior allows it and ``analytic``; otherwise the Monte-Carlo mean
@@ -147,7 +149,7 @@ class GaussianLatentCodec(EncoderDecoderCodec):
             return kl_standard_normal(*self.split(h))
         if z is None:
             raise ValueError("rate: samples z are needed for a Monte-Carlo KL")
-        return (self.log_q(z, h) - self.log_prior(z)).mean(0)
+        return (self.log_q(z, h) - self.log_prior(z, **conditions)).mean(0)
 
     # ------------------------------------------------------------------ decoder side
     def decode(self, z: Tensor) -> Tensor:
