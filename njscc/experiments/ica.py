@@ -56,8 +56,8 @@ class ICAStudy(Study):
     n_models: int = 3
     # synthetic data (njscc.data.ica)
     n_sources: int = 5
-    n_obs: int = 5
-    n_segments: int = 10
+    n_obs: int = 10
+    n_segments: int = 40
     n_layers: int = 3
     n_train: int = 10000
     n_test: int = 5000
@@ -236,7 +236,7 @@ class ICAStudy(Study):
         if not r:
             return ""
         lines = [f"{'part':<11}{'method':<9}{'MCC to sources':>17}{'MCC between seeds':>20}"
-                 f"{'CCA seeds':>12}{'cluster acc':>13}{'test ELBO':>12}"]
+                 f"{'CCA seeds':>12}{'cluster acc':>15}{'test ELBO':>12}"]
         for row, _ in rows_with_std(r):
             true = (fmt_pm(row["mcc_true"], row.get("mcc_true_sd"), "{:.3f}")
                     if "mcc_true" in row else "–")
@@ -244,7 +244,7 @@ class ICAStudy(Study):
                    if "cluster_acc" in row else "–")
             lines.append(f"{row['part']:<11}{row['method']:<9}{true:>17}"
                          f"{fmt_pm(row['mcc_seeds'], row['mcc_seeds_sd'], '{:.3f}'):>20}"
-                         f"{row['cca_seeds']:>12.3f}{acc:>13}{row['elbo']:>12.2f}")
+                         f"{row['cca_seeds']:>12.3f}{acc:>15}{row['elbo']:>12.2f}")
         return "\n".join(lines)
 
 
