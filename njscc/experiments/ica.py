@@ -202,6 +202,7 @@ class ICAStudy(Study):
         component per input (``mog_vae``) or ``None``."""
         from njscc.data import Batch
         from njscc.objectives import get as get_objective
+        from njscc.priors import diag_gaussian_log_prob
 
         dev = next(model.parameters()).device
         zs, resp, total, n = [], [], 0.0, 0
@@ -218,8 +219,7 @@ class ICAStudy(Study):
             n += x.shape[0]
             if method == "mog_vae":
                 prior = model.prior
-                comp = (-0.5 * ((mean[:, None] - prior.means).square()
-                                * torch.exp(-prior.logvars) + prior.logvars).sum(-1)
+                comp = (diag_gaussian_log_prob(mean[:, None], prior.means, prior.logvars)
                         + torch.log_softmax(prior.logits, 0))
                 resp.append(comp.argmax(-1).cpu())
         r = torch.cat(resp).numpy() if resp else None

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from njscc.models import register
-from njscc.models.vae.base import LOGVAR_RANGE, GaussianLatentCodec
+from njscc.models.vae.base import LOGVAR_RANGE, GaussianLatentCodec, onehot_condition
 from njscc.nn.mlp import mlp
 from njscc.validation import LIMITS, check_int_tuple, check_positive_int
 
@@ -59,14 +59,8 @@ class FairVAE(GaussianLatentCodec):
         self._setup()
 
     def _onehot(self, sensitive: Any, rows: int) -> Tensor:
-        if not isinstance(sensitive, Tensor) or sensitive.dtype != torch.int64 or (
-                sensitive.shape != (rows,)):
-            raise ValueError(f"{type(self).__name__} is conditioned on u: pass sensitive= an "
-                             f"int64 tensor [{rows}], got "
-                             f"{getattr(sensitive, 'shape', type(sensitive).__name__)}")
-        if rows and (int(sensitive.min()) < 0 or int(sensitive.max()) >= self.n_groups):
-            raise ValueError(f"sensitive: values must be in 0…{self.n_groups - 1}")
-        return nn.functional.one_hot(sensitive, self.n_groups).float()
+        return onehot_condition(sensitive, self.n_groups, rows, type(self).__name__,
+                                "sensitive").float()
 
     def encode(self, x: Tensor, sensitive: Tensor | None = None) -> Tensor:
         """``x`` ``[B, D]``, u ``[B]`` → (mean, log-variance) ``[B, 2d]`` of q(z | x, u)."""

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from njscc.models import register
-from njscc.models.vae.base import LOGVAR_RANGE
+from njscc.models.vae.base import LOGVAR_RANGE, onehot_condition
 from njscc.models.vae.mlp import VAEMLP
 from njscc.nn.mlp import mlp
 from njscc.priors import diag_gaussian_log_prob
@@ -60,14 +60,7 @@ class IVAE(VAEMLP):
         self.prior_logvar = nn.Parameter(torch.zeros(self.n_aux, self.m))
 
     def _onehot(self, labels: Any, rows: int) -> Tensor:
-        if not isinstance(labels, Tensor) or labels.dtype != torch.int64 or (
-                labels.shape != (rows,)):
-            raise ValueError(f"ivae is conditioned on u: pass labels= an int64 tensor [{rows}], "
-                             f"got {getattr(labels, 'shape', type(labels).__name__)}")
-        if rows and (int(labels.min()) < 0 or int(labels.max()) >= self.n_aux):
-            raise ValueError(f"labels (u): values must be in 0…{self.n_aux - 1}, got "
-                             f"{int(labels.min())}…{int(labels.max())}")
-        return nn.functional.one_hot(labels, self.n_aux)
+        return onehot_condition(labels, self.n_aux, rows, "ivae", "labels")
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """``x`` ``[B, *data_shape]``, u ``[B]`` → (mean, log-variance) ``[B, 2d]``."""

@@ -42,7 +42,7 @@ from njscc.validation import (
     check_positive_int,
 )
 
-__all__ = ["LOGVAR_RANGE", "GaussianLatentCodec", "kl_standard_normal"]
+__all__ = ["LOGVAR_RANGE", "GaussianLatentCodec", "kl_standard_normal", "onehot_condition"]
 
 #: log-variances are clamped to this range (exp(-12)..exp(8)) for numerical safety
 LOGVAR_RANGE = (-12.0, 8.0)
@@ -54,6 +54,18 @@ def kl_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
     ½ Σ (μ² + σ² − 1 − log σ²); never negative (``expm1`` keeps it exact near σ = 1).
     """
     return 0.5 * (mean.square() + torch.expm1(logvar) - logvar).sum(-1)
+
+
+def onehot_condition(values: Any, n: int, rows: int, who: str, field: str) -> Tensor:
+    """One-hot ``[rows, n]`` of a conditional codec's batch field (int64 ``[rows]`` in
+    ``0 … n − 1``); a ``ValueError`` naming ``who`` and ``field`` otherwise."""
+    if not isinstance(values, Tensor) or values.dtype != torch.int64 or values.shape != (rows,):
+        raise ValueError(f"{who} is conditioned on {field}: pass {field}= an int64 tensor "
+                         f"[{rows}], got {getattr(values, 'shape', type(values).__name__)}")
+    if rows and (int(values.min()) < 0 or int(values.max()) >= n):
+        raise ValueError(f"{field}: values must be in 0…{n - 1}, got "
+                         f"{int(values.min())}…{int(values.max())}")
+    return torch.nn.functional.one_hot(values, n)
 
 
 class GaussianLatentCodec(EncoderDecoderCodec):
