@@ -48,5 +48,8 @@ def distributed_context(device: str | None = None) -> Iterator[tuple[DistInfo, t
     dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     try:
         yield DistInfo(rank=rank, world=world, local_rank=local_rank), dev
+        # All ranks reach teardown together: gloo aborts a rank ("terminate called without an
+        # active exception") when it destroys its group while a peer has already left.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
