@@ -287,7 +287,8 @@ class LatentCodec(Configurable, nn.Module):
       reparameterised sampler (``sample_latent``, ``log_q``, ``log_prior``, ``rate``), which the
       rate–distortion objectives and the IWAE/GILBO estimators use;
     * :meth:`param_groups` — named parameter groups, one optimiser each (the Trainer applies
-      its encoder L2 penalty to the weight matrices of the ``"encoder"`` group, if any).
+      its encoder L2 penalty to the weight matrices of the ``"encoder"`` group, if any);
+    * :meth:`training_step` — the Trainer announces each optimisation step (schedules).
     """
 
     _config_kind: ClassVar[str] = "model"
@@ -316,6 +317,11 @@ class LatentCodec(Configurable, nn.Module):
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Named parameter groups (default: one group, ``"model"``)."""
         return {"model": list(self.parameters())}
+
+    def training_step(self, step: int) -> None:  # noqa: B027 - optional hook
+        """Called by the Trainer before each optimisation step with the global step (0-based).
+        Codecs with a training schedule (MFCVAE's progressive fade-in) override it; they keep
+        the step in a buffer so that a saved model carries its place in the schedule."""
 
     def _check_x(self, x: Tensor) -> None:
         """``ValueError`` unless ``x`` is a batch of ``data_shape`` items (or flattened ones)."""

@@ -10,6 +10,7 @@ name             study                                                   CLI
 ``compare``      :class:`~njscc.experiments.compare.CompareStudy`        ``njscc compare``
 ``throughput``   :class:`~njscc.experiments.throughput.BenchConfig`      ``njscc bench``
 ``deepjscc``     :class:`~njscc.experiments.deepjscc.DeepJSCCStudy`      ``njscc deepjscc``
+``mfcvae``       :class:`~njscc.experiments.mfcvae.MFCVAEStudy`          ``njscc experiment``
 ===============  ======================================================  ====================
 
 Every registered study — plugins' too (entry-point group ``njscc.experiments``) — also runs as
@@ -19,8 +20,8 @@ and the aggregation over seeds: :mod:`njscc.experiments.base`.
 
 # the studies, imported for their registration
 from njscc.experiments import (  # noqa: E402,F401,I001
-    bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, rd_sweep, robustness, telbo,
-    throughput, vib)
+    bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, mfcvae, rd_sweep, robustness,
+    telbo, throughput, vib)
 from njscc.experiments.base import (
     EXPERIMENTS,
     Study,

@@ -19,7 +19,7 @@ from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
 __all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "FFVAE", "FairVAE",
-           "IVAE", "JointVAE",
+           "IVAE", "JointVAE", "MFCVAE",
            "LipschitzVAE", "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF",
            "SNRAdaptiveDeepJSCC", "available", "get", "register"]
 
@@ -37,6 +37,7 @@ get = MODELS.get
 
 # Registered architectures (imported for their @register side effect).
 from njscc.models.classifier.mlp import MLPClassifier  # noqa: E402
+from njscc.models.cluster import MFCVAE  # noqa: E402
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
 from njscc.models.fair import FFVAE, FairVAE  # noqa: E402
 from njscc.models.ica import IVAE  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ def fit_codec(
     log: Any = None,
     valid_data: Any = None,
     patience: int | None = None,
+    prepare: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Train one registered codec with one registered objective (the shared :class:`Trainer`).
 
@@ -50,7 +51,9 @@ def fit_codec(
     every epoch is scored on it and the *best* epoch's weights are the ones returned (and kept
     as ``checkpoints/best``); ``patience`` stops early (:class:`Trainer`). A SIGINT/SIGTERM
     during training saves the checkpoint and raises ``KeyboardInterrupt``, so a study that
-    trains several models stops as a whole (rerun it to resume).
+    trains several models stops as a whole (rerun it to resume). ``prepare(model)`` runs on
+    the freshly built model before training starts (a data-dependent initialisation, e.g.
+    MFCVAE's mixture prior); it is skipped when a checkpoint is resumed.
 
     Returns ``{"model", "history", "trainer", "out", "seconds"}``.
     """
@@ -60,6 +63,9 @@ def fit_codec(
     out = Path(out)
     torch.manual_seed(seed)
     model = models.get(model_name, **dict(model_kwargs))
+    resuming = resume and (out / "checkpoints").exists()
+    if prepare is not None and not resuming:
+        prepare(model)
     objective = objectives.get(objective_name, **dict(objective_kwargs))
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, encoder_l2=encoder_l2,
                       seed=seed, test_every=1 if test_data is not None else 0,
@@ -75,7 +81,7 @@ def fit_codec(
                       run_info=info, quiet=quiet,
                       on_epoch=on_epoch)
     trainer.run_info.setdefault("n_train", len(trainer.train_data))
-    if resume and (out / "checkpoints").exists():
+    if resuming:
         trainer.resume()
     t0 = time.perf_counter()
     history = trainer.fit()

@@ -294,6 +294,7 @@ class Trainer:
         """One optimisation step on this rank's ``batch``; returns detached statistics
         (the objective's, e.g. ``loss`` = −bound and ``distortion``, plus ``l2``)."""
         self.sample_gen.manual_seed(mix_seed(self.cfg.seed, 1 + self.dist.rank, self.global_step))
+        self.model.training_step(self.global_step)
         loss, stats = self.objective(self.model, as_batch(batch), self.channel,
                                      generator=self.sample_gen)
         l2 = 0.5 * sum(p.square().sum() for p in self.l2_params) if self.l2_params else loss * 0

@@ -572,18 +572,24 @@ def matched_markdown(r: dict[str, Any]) -> list[str]:
     ch = _CH.get(r["channel"]["name"], r["channel"]["name"])
     head = f"**{r['dataset']}, {ch}** ({r['config'].get('n_images')} test images)"
     lines: list[str] = []
+    std_curves = (r.get("metrics_std") or {}).get("curves") or [{} for _ in m["curves"]]
+    seeds = f", mean ± σ over seeds {', '.join(map(str, r['seeds']))}" if r.get("seeds") else ""
     for d in m["designs"]:
         if "n" not in d:
             lines += [f"{head}: design ε = {d['design_eps']:g}: {d['note']}", ""]
             continue
-        cs = [c for c in m["curves"] if c["design_eps"] == d["design_eps"]]
+        pairs = [(c, s) for c, s in zip(m["curves"], std_curves, strict=True)
+                 if c["design_eps"] == d["design_eps"]]
+        cs = [c for c, _ in pairs]
         names = [f"NECST m={c['m']}" if c["kind"] == "necst" else
                  f"{c['code']} ({c['k']},{c['channel_bits']}) BLER≤{c['target_bler']:g}"
                  for c in cs]
         lines += [f"{head}: matched cliff, both designed for ε = {d['design_eps']:g} with "
-                  f"{d['n']} channel bits per image — mean SSE vs test ε.", "",
+                  f"{d['n']} channel bits per image — mean SSE vs test ε{seeds}.", "",
                   "| test ε | " + " | ".join(names) + " |", "|---" * (1 + len(cs)) + "|"]
         for i, e in enumerate(m["param"]):
-            lines.append(f"| {e:g} | " + " | ".join(f"{c['sse'][i]:.2f}" for c in cs) + " |")
+            lines.append(f"| {e:g} | " + " | ".join(
+                _pm(c["sse"][i], (s.get("sse") or [None] * len(m["param"]))[i], "{:.2f}")
+                for c, s in pairs) + " |")
         lines.append("")
     return lines
