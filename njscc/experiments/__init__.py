@@ -11,6 +11,7 @@ name             study                                                   CLI
 ``throughput``   :class:`~njscc.experiments.throughput.BenchConfig`      ``njscc bench``
 ``deepjscc``     :class:`~njscc.experiments.deepjscc.DeepJSCCStudy`      ``njscc deepjscc``
 ``mfcvae``       :class:`~njscc.experiments.mfcvae.MFCVAEStudy`          ``njscc experiment``
+``rrvq``         :class:`~njscc.experiments.rrvq.RRVQStudy`              ``njscc experiment``
 ===============  ======================================================  ====================
 
 Every registered study — plugins' too (entry-point group ``njscc.experiments``) — also runs as
@@ -21,7 +22,7 @@ and the aggregation over seeds: :mod:`njscc.experiments.base`.
 # the studies, imported for their registration
 from njscc.experiments import (  # noqa: E402,F401,I001
     bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, mfcvae, rd_sweep, robustness,
-    telbo, throughput, vib)
+    rrvq, telbo, throughput, vib)
 from njscc.experiments.base import (
     EXPERIMENTS,
     Study,

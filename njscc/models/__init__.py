@@ -19,7 +19,7 @@ from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
 __all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "FFVAE", "FairVAE",
-           "IVAE", "JointVAE", "MFCVAE",
+           "HierarchicalVQ", "IVAE", "JointVAE", "MFCVAE",
            "LipschitzVAE", "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF",
            "SNRAdaptiveDeepJSCC", "available", "get", "register"]
 
@@ -47,3 +47,4 @@ from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402
 from njscc.models.vae.lipschitz import LipschitzVAE  # noqa: E402
 from njscc.models.vae.mlp import VAEMLP  # noqa: E402
 from njscc.models.vib.mlp import VIBMLP  # noqa: E402
+from njscc.models.vq import HierarchicalVQ  # noqa: E402

@@ -14,14 +14,16 @@ Variational codecs with a real latent: ``"elbo"``, ``"beta_vae"``, ``"vib"``, ``
 :mod:`njscc.objectives.inference`); ``"telbo"``, ``"jmvae"``, ``"bivcca"`` (joint image–attribute
 VAEs, :mod:`njscc.objectives.multimodal`); ``"mifr"``, ``"lmifr"`` (fair representations,
 :mod:`njscc.objectives.fair`); ``"factorvae"``, ``"ffvae"`` (total-correlation penalties,
-:mod:`njscc.objectives.disentangle`). Analog channel symbols (DeepJSCC): ``"jscc"``
-(:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
+:mod:`njscc.objectives.disentangle`). Discrete codebook latents (RRVQ, VQ-VAE):
+``"discrete_elbo"`` (:mod:`njscc.objectives.discrete`). Analog channel symbols (DeepJSCC):
+``"jscc"`` (:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
 """
 
 from __future__ import annotations
 
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
+from njscc.objectives.discrete import DiscreteELBO
 from njscc.objectives.disentangle import FactorVAE, FFVAEObjective
 from njscc.objectives.fair import LMIFR, MIFR
 from njscc.objectives.gumbel import GumbelST
@@ -35,8 +37,8 @@ from njscc.objectives.reinforce import Reinforce
 from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
-__all__ = ["BSVI", "ELBO", "FFVAEObjective", "FactorVAE", "IWAE", "JMVAE", "JSCC", "LMIFR",
-           "MIFR", "NVIL", "OBJECTIVES",
+__all__ = ["BSVI", "ELBO", "DiscreteELBO", "FFVAEObjective", "FactorVAE", "IWAE", "JMVAE",
+           "JSCC", "LMIFR", "MIFR", "NVIL", "OBJECTIVES",
            "SVI", "TELBO",
            "VIB", "VIMCO", "BetaVAE", "BiVCCA", "ExplicitGNI", "GaussianNoiseInjection",
            "GumbelST", "Objective",
@@ -51,7 +53,7 @@ for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gni_explicit", ExplicitGNI), ("iwae", IWAE), ("svi", SVI),
                     ("bsvi", BSVI), ("telbo", TELBO), ("jmvae", JMVAE), ("bivcca", BiVCCA),
                     ("mifr", MIFR), ("lmifr", LMIFR), ("factorvae", FactorVAE),
-                    ("ffvae", FFVAEObjective)):
+                    ("ffvae", FFVAEObjective), ("discrete_elbo", DiscreteELBO)):
     OBJECTIVES.register(_name, _cls)
 
 
