@@ -4,7 +4,7 @@ VQ-VAE with the straight-through estimator of the same size (``rrvq`` codec,
 
 For every layer configuration (default 1, 2 and 4 layers splitting the same 25 codes of a
 16-entry codebook, i.e. 100 bits per image) and quantizer, one model is trained with
-``discrete_elbo`` (fixed epochs; Adam) and measured on the binarized-MNIST test split:
+``hierarchical_elbo`` (fixed epochs; Adam) and measured on the binarized-MNIST test split:
 
 * ``elbo_bpd`` — the single-sample ELBO in bits/dim (hard samples from q, every test image);
 * ``iwae_bpd`` — the IWAE bound with ``iwae_samples`` samples on ``iwae_images`` random test
@@ -119,7 +119,7 @@ class RRVQStudy(Study):
         if log:
             log(f"{tag}: {len(layers)} layer(s) {layers} × K={self.codebook_size}, "
                 f"{self.epochs} epochs -> {run_dir}")
-        res = fit_codec("rrvq", kwargs, "discrete_elbo", {"tau": self.tau}, train, run_dir,
+        res = fit_codec("rrvq", kwargs, "hierarchical_elbo", {"tau": self.tau}, train, run_dir,
                         epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
                         device=self.device, quiet=self.quiet, log=None if self.quiet else log,
                         run_info={"experiment": "rrvq"})
@@ -145,7 +145,7 @@ class RRVQStudy(Study):
         for i in range(0, len(test), 500):
             x = test.images[i:i + 500].to(dev)
             elbo.append(iwae_bound(model, x, 1, generator=gen).cpu())
-            t = model.relaxed_terms(x, tau=self.tau, generator=gen)
+            t = model.elbo_terms(x, tau=self.tau, generator=gen)
             rate.append(t["rate_layers"].cpu())
             idx.append([j.cpu() for j in model.indices(x)])
         pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(self.seed))

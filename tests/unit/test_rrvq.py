@@ -127,7 +127,7 @@ def test_elbo_below_exact_log_likelihood_below_iwae_limit():
     elbo = (q * (log_joint - log_q)).sum(0)
     assert torch.all(elbo <= log_px + 1e-9)
     # KL(q ‖ p) from enumeration equals the codec's one-layer rate (exact categorical KL)
-    t = model.relaxed_terms(x, generator=torch.Generator().manual_seed(0))
+    t = model.elbo_terms(x, generator=torch.Generator().manual_seed(0))
     kl = (q * (log_q - model.log_prior(codes)[:, None])).sum(0)
     torch.testing.assert_close(t["rate"], kl)
     # IWAE with many samples approaches log p(x) from below (enumeration is exact)
@@ -139,7 +139,7 @@ def test_elbo_below_exact_log_likelihood_below_iwae_limit():
 
 def test_vq_straight_through_reaches_encoder_and_codebook():
     model = tiny(n_codes=[3], codebook_sizes=[4], quantizer="vq")
-    objective = objectives.get("discrete_elbo")
+    objective = objectives.get("hierarchical_elbo")
     loss, stats = objective(model, Batch(x_tiny(8)), None, torch.Generator().manual_seed(0))
     loss.backward()
     assert model.encoder["heads"][0].weight.grad.abs().sum() > 0
@@ -150,11 +150,11 @@ def test_vq_straight_through_reaches_encoder_and_codebook():
 
 def test_objective_pairing_and_defaults():
     model = tiny(n_codes=[2, 2], codebook_sizes=[4, 4])
-    assert objectives.default_for(model) == "discrete_elbo"
-    with pytest.raises(ValueError, match="discrete codebook"):
-        objectives.get("discrete_elbo").check(models.get("necst_mlp", m=8))
+    assert objectives.default_for(model) == "hierarchical_elbo"
+    with pytest.raises(ValueError, match="computes its ELBO terms"):
+        objectives.get("hierarchical_elbo").check(models.get("necst_mlp", m=8))
     with pytest.raises(ValueError, match="does not use a channel"):
-        objectives.get("discrete_elbo").check(model, channel=channels.get("bsc", 0.1))
+        objectives.get("hierarchical_elbo").check(model, channel=channels.get("bsc", 0.1))
     with pytest.raises(ValueError, match="codebook_sizes"):
         models.get("rrvq", n_codes=[2, 2], codebook_sizes=[4, 4, 4])
     with pytest.raises(ValueError, match="quantizer"):

@@ -24,7 +24,7 @@ whose components are the codebook vectors:
 with learned mixing weights π_l and scale σ_l. Training uses a Gumbel-softmax (concrete)
 sample of it — straight-through hard by default — and the exact categorical KLs
 Σ_i KL(q(z_{l,i}|x) ‖ p(z_{l,i}|d_{l+1})), the upper layers' samples feeding d
-(:meth:`relaxed_terms`; objective ``discrete_elbo``).
+(:meth:`elbo_terms`; objective ``hierarchical_elbo``).
 
 ``quantizer="vq"`` is the VQ-VAE baseline of the same size: z = argmin_k ‖ê − c_k‖
 (deterministic, so the rate is −log p(z) and log q = 0), the straight-through estimator
@@ -267,7 +267,7 @@ class HierarchicalVQ(EncoderDecoderCodec):
         return sum((y * p).sum((-1, -2)) for y, p in zip(parts, priors, strict=True))
 
     # ------------------------------------------------------------------ training
-    def relaxed_terms(self, x: Tensor, tau: float = 1.0, hard: bool = True,
+    def elbo_terms(self, x: Tensor, tau: float = 1.0, hard: bool = True,
                       generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """One differentiable sample: ``distortion`` −log p(x|z), ``rate`` (exact categorical
         KLs, layer by layer given the samples above; VQ: −log p(z)), ``aux`` (VQ: codebook
