@@ -230,22 +230,24 @@ def _init_prior(model: Any, images: torch.Tensor, seed: int) -> None:
 
 
 def plot_gallery(result: Mapping[str, Any], out: Path) -> list[Path]:
-    """``mfcvae_clusters.png`` (per facet: members and samples of its largest clusters) and
+    """``mfcvae_clusters_facet<j>.png`` (members and samples of facet j's largest clusters) and
     ``mfcvae_compose.png`` (the class facet of each row's image with the other facets of
     each column's image)."""
     from njscc.experiments.robustness._plots import digit_grid
 
     g = result["metrics"]
     side = int(g.get("side", 28))
-    rows = []
+    files = []
     for f in g["facets"]:
+        rows = []
         for r in f["rows"]:
-            lab = f"facet {f['facet']} c{r['cluster']} (n={r['size']})"
+            lab = f"c{r['cluster']} (n={r['size']})"
             rows.append((lab + " data", r["members"], None))
             rows.append((lab + " samples", r["samples"], None))
-    files = [digit_grid(rows, out / "mfcvae_clusters.png",
-                        "MFCVAE: test images most responsible for each facet's largest clusters,"
-                        " and samples with that cluster fixed", side=side)]
+        files.append(digit_grid(rows, out / f"mfcvae_clusters_facet{f['facet']}.png",
+                                f"MFCVAE facet {f['facet']}: the test images most responsible "
+                                f"for its largest clusters, and samples with that cluster "
+                                f"fixed", side=side))
     comp = g["compose"]
     crows = [("columns' images", comp["sources"], None)]
     crows += [(f"class facet of #{a}", img, None) for a, img in enumerate(comp["grid"])]

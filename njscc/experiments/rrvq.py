@@ -198,7 +198,8 @@ class RRVQStudy(Study):
         model = models_[deepest]
         dev = next(model.parameters()).device
         n = self.n_swaps
-        a, b = test.images[:n].to(dev), test.images[n:2 * n].to(dev)
+        pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(self.seed + 1))
+        a, b = test.images[pick[:n]].to(dev), test.images[pick[n:2 * n]].to(dev)
         ia, ib = model.indices(a), model.indices(b)
         rows = [("image a", as_u8(model.decode_indices(ia).cpu())),
                 ("image b", as_u8(model.decode_indices(ib).cpu()))]
