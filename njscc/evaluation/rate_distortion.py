@@ -30,9 +30,15 @@ def iwae_bound(codec: Any, x: Tensor, n_samples: int = 100, chunk: int = 100,
     """log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x): per image ``[B]`` (nats).
 
     A lower bound on log p(x) for every K (K = 1: a single-sample ELBO), tighter in expectation
-    as K grows. Samples are drawn ``chunk`` at a time (memory ``chunk·B·D``).
+    as K grows. Codecs whose posterior of a layer depends on the samples above provide
+    ``log_weights(x, K, generator)`` (``[K, B]`` log p(x, z) − log q(z|x)) instead. Samples
+    are drawn ``chunk`` at a time (memory ``chunk·B·D``).
     """
     k = check_n_samples(n_samples)
+    if hasattr(codec, "log_weights"):  # top-down inference (U-Net HVAE): the codec samples
+        logw = torch.cat([codec.log_weights(x, min(chunk, k - s), generator)
+                          for s in range(0, k, chunk)], 0)
+        return torch.logsumexp(logw, 0) - math.log(k)
     h = codec.encode(x)
     parts = []
     for start in range(0, k, chunk):

@@ -12,6 +12,7 @@ name             study                                                   CLI
 ``deepjscc``     :class:`~njscc.experiments.deepjscc.DeepJSCCStudy`      ``njscc deepjscc``
 ``mfcvae``       :class:`~njscc.experiments.mfcvae.MFCVAEStudy`          ``njscc experiment``
 ``rrvq``         :class:`~njscc.experiments.rrvq.RRVQStudy`              ``njscc experiment``
+``unet_hvae``    :class:`~njscc.experiments.unet_hvae.UNetHVAEStudy`     ``njscc experiment``
 ===============  ======================================================  ====================
 
 Every registered study — plugins' too (entry-point group ``njscc.experiments``) — also runs as
@@ -22,7 +23,7 @@ and the aggregation over seeds: :mod:`njscc.experiments.base`.
 # the studies, imported for their registration
 from njscc.experiments import (  # noqa: E402,F401,I001
     bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, mfcvae, rd_sweep, robustness,
-    rrvq, telbo, throughput, vib)
+    rrvq, telbo, throughput, unet_hvae, vib)
 from njscc.experiments.base import (
     EXPERIMENTS,
     Study,
