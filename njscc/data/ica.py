@@ -28,7 +28,7 @@ import torch
 
 from njscc.validation import check_number, check_positive_int
 
-__all__ = ["SPLIT_OFFSET", "make_nonlinear_ica", "mixing_mlp"]
+__all__ = ["SPLIT_OFFSET", "make_bijective_ica", "make_nonlinear_ica", "mixing_mlp"]
 
 #: offsets of each split's draw in the seeded stream
 SPLIT_OFFSET = {"train": 1, "valid": 2, "test": 3, "stats": 4}
@@ -122,3 +122,43 @@ def make_nonlinear_ica(split: str = "train", n: int = 10_000, *, n_sources: int 
             "segments": torch.from_numpy(u.astype(np.int64)),
             "means": torch.from_numpy(means.astype(np.float32)),
             "stds": torch.from_numpy(stds.astype(np.float32)), "config": config}
+
+
+def make_bijective_ica(split: str = "train", n: int = 10_000, *, n_sources: int = 3,
+                       dim: int = 6, noise: float = 0.1, n_layers: int = 2,
+                       seed: int = 0) -> dict[str, Any]:
+    """Data of the bijective-feature-map linear ICA model (Camuto et al. 2021), seeded:
+
+    s ~ standard logistic, k = ``n_sources`` independent sources; y = A s + σ·A_⊥ n with A a
+    random ``dim × k`` matrix with orthonormal columns (A_⊥ its complement, n ~ N(0, I)); then
+    x = h(Q_L … h(Q_1 y)) with random rotations Q_l and the monotone h(t) = t + 0.8 tanh(t),
+    so x is a bijective, non-linear image of y. The mixing depends on ``seed`` only, the draw
+    on ``split``. Returns ``x`` float32 ``[n, dim]``, ``sources`` ``[n, k]``, ``features``
+    (y) ``[n, dim]``, ``mixing`` (A) and ``config``.
+    """
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"split must be train, valid or test, got {split!r}")
+    n = check_positive_int(n, "n", max=10_000_000)
+    k = check_positive_int(n_sources, "n_sources", max=1000)
+    dim = check_positive_int(dim, "dim", max=10_000)
+    if k > dim:
+        raise ValueError(f"n_sources ({k}) must be ≤ dim ({dim})")
+    noise = check_number(noise, "noise", min=0)
+    n_layers = check_positive_int(n_layers, "n_layers", max=20)
+    prm = np.random.default_rng([int(seed), 5])
+    basis, _ = np.linalg.qr(prm.standard_normal((dim, dim)))
+    a, a_perp = basis[:, :k], basis[:, k:]
+    rots = [np.linalg.qr(prm.standard_normal((dim, dim)))[0] for _ in range(n_layers)]
+    rng = np.random.default_rng([int(seed), 6, SPLIT_OFFSET[split]])
+    s = rng.logistic(size=(n, k))
+    y = s @ a.T + noise * rng.standard_normal((n, dim - k)) @ a_perp.T
+    x = y
+    for q in rots:
+        t = x @ q.T
+        x = t + 0.8 * np.tanh(t)
+    config = {"n_sources": k, "dim": dim, "noise": noise, "n_layers": n_layers,
+              "seed": int(seed), "split": split, "n": n}
+    return {"x": torch.from_numpy(x.astype(np.float32)),
+            "sources": torch.from_numpy(s.astype(np.float32)),
+            "features": torch.from_numpy(y.astype(np.float32)),
+            "mixing": torch.from_numpy(a.astype(np.float32)), "config": config}

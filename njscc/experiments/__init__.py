@@ -13,6 +13,7 @@ name             study                                                   CLI
 ``mfcvae``       :class:`~njscc.experiments.mfcvae.MFCVAEStudy`          ``njscc experiment``
 ``rrvq``         :class:`~njscc.experiments.rrvq.RRVQStudy`              ``njscc experiment``
 ``unet_hvae``    :class:`~njscc.experiments.unet_hvae.UNetHVAEStudy`     ``njscc experiment``
+``bijective_ica`` :class:`~njscc.experiments.bijective_ica.BijectiveICAStudy`  ``njscc experiment``
 ===============  ======================================================  ====================
 
 Every registered study — plugins' too (entry-point group ``njscc.experiments``) — also runs as
@@ -22,8 +23,8 @@ and the aggregation over seeds: :mod:`njscc.experiments.base`.
 
 # the studies, imported for their registration
 from njscc.experiments import (  # noqa: E402,F401,I001
-    bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, mfcvae, rd_sweep, robustness,
-    rrvq, telbo, throughput, unet_hvae, vib)
+    bijective_ica, bsvi, compare, deepjscc, demo, downstream, fairness, ffvae, ica, mfcvae,
+    rd_sweep, robustness, rrvq, telbo, throughput, unet_hvae, vib)
 from njscc.experiments.base import (
     EXPERIMENTS,
     Study,

@@ -19,7 +19,7 @@ from njscc.codec import LatentCodec
 from njscc.registry import Registry
 
 __all__ = ["MODELS", "VAEMLP", "VIBMLP", "BinaryDeepJSCC", "DeepJSCC", "FFVAE", "FairVAE",
-           "HierarchicalVQ", "IVAE", "UNetHVAE", "JointVAE", "MFCVAE",
+           "FlowICA", "HierarchicalVQ", "IVAE", "UNetHVAE", "JointVAE", "MFCVAE",
            "LipschitzVAE", "MLPClassifier", "NecstConv", "NecstMLP", "NecstMLPTF",
            "SNRAdaptiveDeepJSCC", "available", "get", "register"]
 
@@ -41,7 +41,7 @@ from njscc.models.cluster import MFCVAE  # noqa: E402
 from njscc.models.deepjscc import BinaryDeepJSCC, DeepJSCC, SNRAdaptiveDeepJSCC  # noqa: E402
 from njscc.models.fair import FFVAE, FairVAE  # noqa: E402
 from njscc.models.hvae import UNetHVAE  # noqa: E402
-from njscc.models.ica import IVAE  # noqa: E402
+from njscc.models.ica import IVAE, FlowICA  # noqa: E402
 from njscc.models.multimodal.joint import JointVAE  # noqa: E402
 from njscc.models.necst.conv import NecstConv  # noqa: E402
 from njscc.models.necst.mlp import NecstMLP, NecstMLPTF  # noqa: E402

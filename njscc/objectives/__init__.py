@@ -16,7 +16,8 @@ VAEs, :mod:`njscc.objectives.multimodal`); ``"mifr"``, ``"lmifr"`` (fair represe
 :mod:`njscc.objectives.fair`); ``"factorvae"``, ``"ffvae"`` (total-correlation penalties,
 :mod:`njscc.objectives.disentangle`). Hierarchical codecs that compute their own
 layer terms (RRVQ / VQ-VAE, U-Net HVAE): ``"hierarchical_elbo"``
-(:mod:`njscc.objectives.hierarchical`). Analog channel symbols (DeepJSCC):
+(:mod:`njscc.objectives.hierarchical`). Exact likelihood of density codecs (flows): ``"nll"``
+(:mod:`njscc.objectives.density`). Analog channel symbols (DeepJSCC):
 ``"jscc"`` (:class:`JSCC`). Plugins: entry-point group ``njscc.objectives``.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from njscc.codec import LatentCodec, Support
 from njscc.objectives.base import Objective, ScoreFunctionObjective
+from njscc.objectives.density import NLL
 from njscc.objectives.disentangle import FactorVAE, FFVAEObjective
 from njscc.objectives.fair import LMIFR, MIFR
 from njscc.objectives.gumbel import GumbelST
@@ -39,7 +41,7 @@ from njscc.objectives.vimco import VIMCO
 from njscc.registry import Registry
 
 __all__ = ["BSVI", "ELBO", "FFVAEObjective", "FactorVAE", "IWAE", "JMVAE",
-           "JSCC", "LMIFR", "MIFR", "NVIL", "OBJECTIVES",
+           "JSCC", "LMIFR", "MIFR", "NLL", "NVIL", "OBJECTIVES",
            "SVI", "TELBO",
            "VIB", "VIMCO", "BetaVAE", "BiVCCA", "ExplicitGNI", "GaussianNoiseInjection",
            "GumbelST", "HierarchicalELBO", "Objective",
@@ -54,7 +56,7 @@ for _name, _cls in (("vimco", VIMCO), ("nvil", NVIL), ("reinforce", Reinforce),
                     ("gni_explicit", ExplicitGNI), ("iwae", IWAE), ("svi", SVI),
                     ("bsvi", BSVI), ("telbo", TELBO), ("jmvae", JMVAE), ("bivcca", BiVCCA),
                     ("mifr", MIFR), ("lmifr", LMIFR), ("factorvae", FactorVAE),
-                    ("ffvae", FFVAEObjective)):
+                    ("ffvae", FFVAEObjective), ("nll", NLL)):
     OBJECTIVES.register(_name, _cls)
 # "discrete_elbo": its first name (the RRVQ runs of 2026-12-04 record it)
 OBJECTIVES.register("hierarchical_elbo", HierarchicalELBO, aliases=("discrete_elbo",))
