@@ -29,6 +29,8 @@ class NLL(Objective):
     """
 
     uses_channel = False
+    #: the default for real-latent codecs it supports (those with an exact log_likelihood)
+    default_for = ("real",)
 
     def supports(self, codec: LatentCodec) -> Support:
         if not hasattr(codec, "log_likelihood"):
