@@ -21,7 +21,7 @@ from njscc.objectives.base import check_n_samples
 from njscc.objectives.rate_distortion import LN2
 
 __all__ = ["bit_codec_rate_distortion", "evaluate_rate_distortion", "iwae_bound",
-           "necst_point", "vae_point"]
+           "iwae_on_subset", "necst_point", "vae_point"]
 
 
 @torch.no_grad()
@@ -47,6 +47,24 @@ def iwae_bound(codec: Any, x: Tensor, n_samples: int = 100, chunk: int = 100,
         parts.append(codec.log_prob(x, codec.decode(z)) + codec.log_prior(z) - codec.log_q(z, h))
     logw = torch.cat(parts, 0)  # [K, B]
     return torch.logsumexp(logw, 0) - math.log(k)
+
+
+@torch.no_grad()
+def iwae_on_subset(codec: Any, images: Tensor, n_samples: int, n_images: int, seed: int,
+                   generator: torch.Generator | None = None, batch: int = 100,
+                   chunk: int = 100) -> tuple[Tensor, Tensor]:
+    """IWAE with ``n_samples`` samples and the single-sample ELBO, both on the same
+    ``n_images`` images drawn at random (``torch.randperm`` seeded by ``seed``): ``(iwae
+    [n], elbo [n])`` on the CPU, nats. Batches of ``batch`` images, ``chunk`` samples at a
+    time; all IWAE batches are drawn from ``generator`` before the ELBO batches."""
+    dev = next(codec.parameters()).device
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(int(seed)))
+    x = images[pick[:n_images]].to(dev)
+    iw = torch.cat([iwae_bound(codec, x[i:i + batch], n_samples, chunk=chunk,
+                               generator=generator).cpu() for i in range(0, len(x), batch)])
+    e1 = torch.cat([iwae_bound(codec, x[i:i + batch], 1, generator=generator).cpu()
+                    for i in range(0, len(x), batch)])
+    return iw, e1
 
 
 @torch.no_grad()

@@ -126,7 +126,9 @@ class RRVQStudy(Study):
         model = res["model"].eval()
         row = {"quantizer": quantizer, "layers": len(layers), "n_codes": layers,
                "codebook_size": self.codebook_size, "bits": int(model.latent.channel_bits),
-               **self._density(model, test), "bsc": self._channel(model, grey, eps),
+               **self._density(model, test),
+               # SSE against the grey images; the codec reads them thresholded at ½
+               "bsc": _bsc_sweep(model, grey, eps, self.seed, binarize=True),
                "training": history_summary(res["history"])}
         if log:
             log(f"  {tag}: ELBO {row['elbo_bpd']:.4f} bits/dim, IWAE-{self.iwae_samples} "
@@ -136,7 +138,7 @@ class RRVQStudy(Study):
 
     @torch.no_grad()
     def _density(self, model: Any, test: Any) -> dict[str, Any]:
-        from njscc.evaluation.rate_distortion import iwae_bound
+        from njscc.evaluation.rate_distortion import iwae_bound, iwae_on_subset
 
         dev = next(model.parameters()).device
         gen = torch.Generator(device=dev).manual_seed(self.seed + 3)
@@ -148,12 +150,8 @@ class RRVQStudy(Study):
             t = model.elbo_terms(x, tau=self.tau, generator=gen)
             rate.append(t["rate_layers"].cpu())
             idx.append([j.cpu() for j in model.indices(x)])
-        pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(self.seed))
-        x = test.images[pick[:self.iwae_images]].to(dev)
-        iw = torch.cat([iwae_bound(model, x[i:i + 100], self.iwae_samples, generator=gen).cpu()
-                        for i in range(0, x.shape[0], 100)])
-        e1 = torch.cat([iwae_bound(model, x[i:i + 100], 1, generator=gen).cpu()
-                        for i in range(0, x.shape[0], 100)])
+        iw, e1 = iwae_on_subset(model, test.images, self.iwae_samples, self.iwae_images,
+                                self.seed, gen)
         usage = []
         for layer in zip(*idx, strict=True):
             counts = torch.bincount(torch.cat(layer).flatten(), minlength=model.codebook_sizes[0])
@@ -163,12 +161,8 @@ class RRVQStudy(Study):
         return {"elbo_nats": float(e.mean()), "elbo_bpd": float(-e.mean() / (pixels * LN2)),
                 "iwae_nats": float(iw.mean()), "iwae_bpd": float(-iw.mean() / (pixels * LN2)),
                 "elbo_subset_bpd": float(-e1.mean() / (pixels * LN2)),
-                "iwae_samples": self.iwae_samples, "iwae_images": int(x.shape[0]),
+                "iwae_samples": self.iwae_samples, "iwae_images": int(len(iw)),
                 "rate_layers_nats": torch.cat(rate).mean(0).tolist(), "usage": usage}
-
-    def _channel(self, model: Any, grey: Any, eps: Sequence[float]) -> list[dict[str, float]]:
-        """SSE against the grey images; the codec reads them thresholded at ½."""
-        return _bsc_sweep(model, grey, eps, self.seed, binarize=True)
 
     def _necst(self, grey: Any, eps: Sequence[float], log: Log) -> dict[str, Any] | None:
         if not self.necst_checkpoint:

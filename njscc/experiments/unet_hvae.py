@@ -96,7 +96,7 @@ class UNetHVAEStudy(Study):
 
     @torch.no_grad()
     def _measure(self, model: Any, test: Any) -> dict[str, Any]:
-        from njscc.evaluation.rate_distortion import iwae_bound
+        from njscc.evaluation.rate_distortion import iwae_on_subset
 
         dev = next(model.parameters()).device
         gen = torch.Generator(device=dev).manual_seed(self.seed + 3)
@@ -105,18 +105,14 @@ class UNetHVAEStudy(Study):
             t = model.elbo_terms(test.images[i:i + 500].to(dev), generator=gen)
             elbo.append((-(t["distortion"] + t["rate"])).cpu())
             rates.append(t["rate_layers"].cpu())
-        pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(self.seed))
-        x = test.images[pick[:self.iwae_images]].to(dev)
-        iw = torch.cat([iwae_bound(model, x[i:i + 50], self.iwae_samples, chunk=25,
-                                   generator=gen).cpu() for i in range(0, len(x), 50)])
-        e1 = torch.cat([iwae_bound(model, x[i:i + 50], 1, generator=gen).cpu()
-                        for i in range(0, len(x), 50)])
+        iw, e1 = iwae_on_subset(model, test.images, self.iwae_samples, self.iwae_images,
+                                self.seed, gen, batch=50, chunk=25)
         pixels = math.prod(model.data_shape)
         e = torch.cat(elbo)
         bpd = float(-e.mean() / (pixels * math.log(2)))
         return {"elbo_nats": float(e.mean()), "elbo_bpd": bpd,
                 "iwae_nats": float(iw.mean()), "elbo_subset_nats": float(e1.mean()),
-                "iwae_samples": self.iwae_samples, "iwae_images": int(len(x)),
+                "iwae_samples": self.iwae_samples, "iwae_images": int(len(iw)),
                 "rate_by_resolution_nats": dict(zip(map(str, model.latent_res),
                                                     torch.cat(rates).mean(0).tolist(),
                                                     strict=True))}

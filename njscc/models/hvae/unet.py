@@ -44,6 +44,12 @@ __all__ = ["UNetHVAE"]
 _PADDED = 32
 
 
+def _draw(mean: Tensor, logvar: Tensor, generator: torch.Generator | None) -> Tensor:
+    """A reparameterised draw from N(mean, e^logvar)."""
+    eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + torch.exp(0.5 * logvar) * eps
+
+
 class _ResBlock(nn.Module):
     def __init__(self, c: int) -> None:
         super().__init__()
@@ -161,13 +167,10 @@ class UNetHVAE(LatentCodec):
                 elif skips is not None:
                     mq, lq = self.encoder["post"][str(r)](torch.cat([d, skips[r]], 1)).chunk(2, 1)
                     lq = lq.clamp(*LOGVAR_RANGE)
-                    z = mq + torch.exp(0.5 * lq) * torch.randn(
-                        mq.shape, generator=generator, device=mq.device, dtype=mq.dtype) \
-                        if sample else mq
+                    z = _draw(mq, lq, generator) if sample else mq
                 else:
                     mq = lq = None
-                    z = mp + torch.exp(0.5 * lp) * torch.randn(
-                        mp.shape, generator=generator, device=mp.device, dtype=mp.dtype)
+                    z = _draw(mp, lp, generator)
                 zs[r] = z
                 stats[r] = (mp, lp, mq, lq)
                 d = d + self.decoder["zproj"][str(r)](z)
